@@ -1,0 +1,2 @@
+// larix for Node: the store core (level and memory backends). Sync and the appliance arrive as their own entry points.
+export * from './store/index.js'

@@ -1,0 +1,66 @@
+// The storage contract every backend implements: a content-addressed object store and a ref store whose
+// only write is an atomic compare-and-set. Repo validates and normalises; backends store.
+import type { StoredObject, GitObject } from './objects.js'
+
+/** Content-addressed objects. Ids are computed by the caller; backends trust them (they come from our codecs or a verified pack). */
+export interface ObjectStore {
+  get(id: string): Promise<GitObject | undefined>
+  has(id: string): Promise<boolean>
+  /** Store many objects in one batch: all or nothing. Storing an object twice is harmless. */
+  putMany(objects: readonly StoredObject[]): Promise<void>
+  /** Ids that start with `prefix` (at most a few; used to resolve short ids). Optional. */
+  findPrefix?(prefix: string): Promise<string[]>
+}
+
+/** A change of one ref, as watchers see it. `old`/`new` undefined mean absent. */
+export interface RefChange {
+  name: string
+  old: string | undefined
+  new: string | undefined
+}
+
+export interface RefStore {
+  get(name: string): Promise<string | undefined>
+  /** All refs whose name starts with `prefix`, sorted by name. */
+  list(prefix?: string): Promise<{ name: string; id: string }[]>
+  /**
+   * Atomically set `name` to `next` (undefined deletes) if it currently is `expected` (undefined: absent).
+   * Returns false, changing nothing, when the ref is not `expected`.
+   */
+  cas(name: string, expected: string | undefined, next: string | undefined): Promise<boolean>
+  /** Called after every successful change, in order. Returns the unsubscribe function. */
+  watch(listener: (change: RefChange) => void): () => void
+}
+
+export interface Backend {
+  readonly name: string
+  readonly objects: ObjectStore
+  readonly refs: RefStore
+  /** Open the underlying storage; called once by Repo.open. */
+  open(): Promise<void>
+  close(): Promise<void>
+}
+
+/** A tiny in-order notifier shared by the backends. Listener errors are reported, never break a write. */
+export class Watchers<T> {
+  private readonly listeners = new Set<(v: T) => void>()
+  add(fn: (v: T) => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+  emit(v: T): void {
+    for (const fn of [...this.listeners]) {
+      try { fn(v) } catch (e) { queueMicrotask(() => { throw e }) }
+    }
+  }
+}
+
+/** A FIFO async mutex: `run` calls `fn` after every earlier call has settled. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve()
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn, fn)
+    this.tail = r.then(() => undefined, () => undefined)
+    return r
+  }
+}

@@ -1,0 +1,119 @@
+// LevelDB in Node (classic-level) and IndexedDB in browsers (browser-level), through the `level` package.
+// Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8.
+import { Level } from 'level'
+import type { Backend, ObjectStore, RefChange, RefStore } from '../backend.js'
+import { Mutex, Watchers } from '../backend.js'
+import { fromUtf8, utf8 } from '../bytes.js'
+import { BackendError } from '../errors.js'
+import type { GitObject, ObjectType, StoredObject } from '../objects.js'
+
+const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 }
+const CODE_TYPE: (ObjectType | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag']
+
+type DB = Level<string, Uint8Array>
+
+function wrap(op: string, e: unknown): BackendError {
+  const msg = (e as Error)?.message ?? String(e)
+  return new BackendError(`level store ${op} failed: ${msg}`, op, e)
+}
+
+class LevelObjects implements ObjectStore {
+  constructor(private readonly db: () => DB) {}
+  async get(id: string): Promise<GitObject | undefined> {
+    let v: Uint8Array | undefined
+    try { v = await this.db().get('o' + id) } catch (e) { throw wrap('get', e) }
+    if (v === undefined) return undefined
+    const type = CODE_TYPE[v[0]]
+    if (!type) throw new BackendError(`object ${id} has an unknown type byte ${v[0]}`, 'get')
+    return { type, body: v.subarray(1) }
+  }
+  async has(id: string): Promise<boolean> {
+    try { return (await this.db().has('o' + id)) } catch (e) { throw wrap('has', e) }
+  }
+  async findPrefix(prefix: string): Promise<string[]> {
+    const out: string[] = []
+    try {
+      for await (const k of this.db().keys({ gte: 'o' + prefix, lt: 'o' + prefix + 'g', limit: 16 })) out.push(k.slice(1))
+    } catch (e) { throw wrap('scan', e) }
+    return out
+  }
+  async putMany(objects: readonly StoredObject[]): Promise<void> {
+    if (objects.length === 0) return
+    const ops = new Array(objects.length)
+    for (let i = 0; i < objects.length; i++) {
+      const o = objects[i]
+      const v = new Uint8Array(o.body.length + 1)
+      v[0] = TYPE_CODE[o.type]
+      v.set(o.body, 1)
+      ops[i] = { type: 'put', key: 'o' + o.id, value: v }
+    }
+    try { await this.db().batch(ops) } catch (e) { throw wrap('batch', e) }
+  }
+}
+
+class LevelRefs implements RefStore {
+  readonly cache = new Map<string, string>()
+  readonly watchers = new Watchers<RefChange>()
+  private readonly lock = new Mutex()
+  constructor(private readonly db: () => DB) {}
+  async load(): Promise<void> {
+    this.cache.clear()
+    for await (const [k, v] of this.db().iterator({ gte: 'r', lt: 's' })) this.cache.set(k.slice(1), fromUtf8(v))
+  }
+  async get(name: string) { return this.cache.get(name) }
+  async list(prefix = '') {
+    return [...this.cache].filter(([n]) => n.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, id]) => ({ name, id }))
+  }
+  cas(name: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
+    return this.lock.run(async () => {
+      const cur = this.cache.get(name)
+      if (cur !== expected) return false
+      if (cur === next) return true
+      try {
+        if (next === undefined) await this.db().del('r' + name)
+        else await this.db().put('r' + name, utf8(next))
+      } catch (e) { throw wrap('ref update', e) }
+      if (next === undefined) this.cache.delete(name)
+      else this.cache.set(name, next)
+      this.watchers.emit({ name, old: cur, new: next })
+      return true
+    })
+  }
+  watch(fn: (c: RefChange) => void) { return this.watchers.add(fn) }
+}
+
+/**
+ * A persistent backend on `level`: LevelDB files in `location` under Node, an IndexedDB database named
+ * `location` in browsers. One process at a time may open a LevelDB directory.
+ * @example const repo = await Repo.open({ backend: levelBackend('./data') })
+ */
+export function levelBackend(location: string): Backend {
+  let db: DB | undefined
+  const get = (): DB => {
+    if (!db) throw new BackendError('the level store is not open', 'open')
+    return db
+  }
+  const objects = new LevelObjects(get)
+  const refs = new LevelRefs(get)
+  return {
+    name: 'level',
+    objects,
+    refs,
+    async open() {
+      if (db) return
+      const d = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
+      try { await d.open() } catch (e) {
+        const cause = (e as { cause?: { message?: string } }).cause?.message ?? ''
+        const hint = /lock/i.test(cause) ? ' (another process has it open: stop it, or use another --store)' : ''
+        throw new BackendError(`cannot open the level store at ${location}${hint}: ${cause || (e as Error).message}`, 'open', e)
+      }
+      db = d
+      await refs.load()
+    },
+    async close() {
+      const d = db
+      db = undefined
+      if (d) await d.close()
+    },
+  }
+}

@@ -1,0 +1,165 @@
+// Value codecs: how a value becomes the bytes of a blob. Canonical encodings, so equal values hash equal.
+import { Packr } from 'msgpackr'
+import { fromUtf8, utf8 } from './bytes.js'
+import { BadValueError } from './errors.js'
+
+/** Turns values into blob bytes and back. `encode` must be deterministic. */
+export interface Codec<V = unknown> {
+  readonly name: string
+  encode(value: V): Uint8Array
+  decode(bytes: Uint8Array): V
+}
+
+/** A JSON value as larix stores it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+function writeCanonical(v: unknown, out: string[], seen: Set<object>, where: string): void {
+  switch (typeof v) {
+    case 'string': out.push(JSON.stringify(v)); return
+    case 'boolean': out.push(v ? 'true' : 'false'); return
+    case 'number':
+      if (!Number.isFinite(v)) throw new BadValueError(`${v} at ${where || 'the top'} has no JSON form`, { codec: 'json' })
+      out.push(JSON.stringify(v)); return
+    case 'object': {
+      if (v === null) { out.push('null'); return }
+      if (seen.has(v)) throw new BadValueError(`cyclic value at ${where || 'the top'}`, { codec: 'json' })
+      seen.add(v)
+      if (Array.isArray(v)) {
+        out.push('[')
+        for (let i = 0; i < v.length; i++) {
+          if (i) out.push(',')
+          writeCanonical(v[i], out, seen, `${where}[${i}]`)
+        }
+        out.push(']')
+      } else {
+        if (!isPlainObject(v)) {
+          throw new BadValueError(`a ${v.constructor?.name ?? 'non-plain object'} at ${where || 'the top'} has no canonical JSON form; convert it to plain data`, { codec: 'json' })
+        }
+        const keys = Object.keys(v).sort()
+        out.push('{')
+        let first = true
+        for (const k of keys) {
+          const x = (v as Record<string, unknown>)[k]
+          if (x === undefined) continue // as JSON.stringify: an undefined property is absent
+          if (!first) out.push(',')
+          first = false
+          out.push(JSON.stringify(k), ':')
+          writeCanonical(x, out, seen, `${where}.${k}`)
+        }
+        out.push('}')
+      }
+      seen.delete(v)
+      return
+    }
+    default:
+      throw new BadValueError(`a ${typeof v} at ${where || 'the top'} cannot be stored as JSON`, { codec: 'json' })
+  }
+}
+
+/** Canonical JSON text: keys sorted, no whitespace. Throws BadValueError for what JSON cannot hold. */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = []
+  writeCanonical(value, out, new Set(), '')
+  return out.join('')
+}
+
+/** Canonical JSON (sorted keys, no whitespace, UTF-8): the default codec, readable with `git show`. */
+export const json: Codec<unknown> = {
+  name: 'json',
+  encode: (v) => utf8(canonicalJson(v)),
+  decode: (b) => {
+    try { return JSON.parse(fromUtf8(b, true)) } catch (e) {
+      throw new BadValueError('stored bytes are not JSON (was this store written with another codec?)', { codec: 'json' }, e)
+    }
+  },
+}
+
+// msgpack: maps are written with sorted keys (as Map, so integer-like keys keep their sorted place) and
+// without msgpackr's record extension, so any msgpack reader can read them and equal values hash equal.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+
+function sortForMsgpack(v: unknown, seen: Set<object>): unknown {
+  if (typeof v === 'number' && Number.isNaN(v)) return v
+  if (typeof v === 'function' || typeof v === 'symbol' || v === undefined) {
+    throw new BadValueError(`a ${typeof v} cannot be stored as msgpack`, { codec: 'msgpack' })
+  }
+  if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v
+  if (seen.has(v)) throw new BadValueError('cyclic value', { codec: 'msgpack' })
+  seen.add(v)
+  let r: unknown
+  if (Array.isArray(v)) r = v.map(x => sortForMsgpack(x, seen))
+  else if (v instanceof Map) {
+    const m = new Map<unknown, unknown>()
+    for (const k of [...v.keys()].sort()) m.set(k, sortForMsgpack(v.get(k), seen))
+    r = m
+  } else if (isPlainObject(v)) {
+    const m = new Map<string, unknown>()
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k]
+      if (x !== undefined) m.set(k, sortForMsgpack(x, seen))
+    }
+    r = m
+  } else {
+    throw new BadValueError(`a ${v.constructor?.name ?? 'non-plain object'} has no canonical msgpack form`, { codec: 'msgpack' })
+  }
+  seen.delete(v)
+  return r
+}
+
+/** Canonical msgpack (msgpackr, keys sorted): compact, binary-friendly. */
+export const msgpack: Codec<unknown> = {
+  name: 'msgpack',
+  encode: (v) => {
+    const sorted = sortForMsgpack(v, new Set())
+    try {
+      const b = packr.pack(sorted)
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice()
+    } catch (e) {
+      throw new BadValueError(`value cannot be encoded as msgpack: ${(e as Error).message}`, { codec: 'msgpack' }, e)
+    }
+  },
+  decode: (b) => {
+    try { return packr.unpack(b) } catch (e) {
+      throw new BadValueError('stored bytes are not msgpack (was this store written with another codec?)', { codec: 'msgpack' }, e)
+    }
+  },
+}
+
+/** UTF-8 strings, stored as they are. */
+export const string: Codec<string> = {
+  name: 'string',
+  encode: (v) => {
+    if (typeof v !== 'string') throw new BadValueError(`the string codec stores strings, got ${typeof v}`, { codec: 'string' })
+    if (!v.isWellFormed()) throw new BadValueError('string is not well-formed Unicode (lone surrogate)', { codec: 'string' })
+    return utf8(v)
+  },
+  decode: (b) => fromUtf8(b),
+}
+
+/** Raw bytes, stored as they are. */
+export const bytes: Codec<Uint8Array> = {
+  name: 'bytes',
+  encode: (v) => {
+    if (!(v instanceof Uint8Array)) throw new BadValueError(`the bytes codec stores Uint8Array, got ${typeof v}`, { codec: 'bytes' })
+    return v.slice()
+  },
+  decode: (b) => b.slice(),
+}
+
+export const codecs = { json, msgpack, string, bytes } as const
+export type CodecName = keyof typeof codecs
+
+export function resolveCodec(c: CodecName | Codec<any> | undefined): Codec<unknown> {
+  if (c === undefined) return json
+  if (typeof c === 'string') {
+    const found = (codecs as Record<string, Codec<any>>)[c]
+    if (!found) throw new BadValueError(`unknown codec "${c}" (json, msgpack, string, bytes)`, { codec: c })
+    return found
+  }
+  return c
+}

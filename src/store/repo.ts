@@ -1,0 +1,493 @@
+// The public store API: Repo (a store of branches) and Branch (a handle on one branch head).
+// Every write builds a Draft on the head's tree, stores the new objects in one batch, then moves the head
+// by compare-and-set. A head never moves to a commit whose objects are not all stored.
+import type { Backend } from './backend.js'
+import { Mutex } from './backend.js'
+import { levelBackend } from './backends/level.js'
+import { resolveCodec } from './contents.js'
+import type { Codec, CodecName } from './contents.js'
+import { BadArgumentError, BadValueError, ConflictError, LarixError, NotFoundError } from './errors.js'
+import { walkCommits } from './history.js'
+import { encodeCommit, formatPerson, isObjectId, objectId, parsePerson } from './objects.js'
+import type { CommitObject, Person, StoredObject } from './objects.js'
+import { formatPath, parsePath } from './path.js'
+import type { Path, PathInput } from './path.js'
+import { branchRef } from './refs.js'
+import { Draft, emptyNode, listNode, lookup, nodeAt, ObjectReader, Tree, valueBytes } from './tree.js'
+import type { CacheOptions, ListEntry, TreeNode } from './tree.js'
+
+/** Who and when, as carried by every commit. */
+export interface CommitInfo {
+  /** `Name <email>` */
+  author: string
+  committer: string
+  message: string
+  /** Commit time, seconds since the Unix epoch (Git's resolution). */
+  timestamp: number
+  /** Minutes east of UTC. */
+  timezoneOffset: number
+}
+
+/** A commit as the API shows it. */
+export interface Commit {
+  id: string
+  parents: string[]
+  tree: string
+  info: CommitInfo
+}
+
+export interface RepoOptions<V = unknown> {
+  /** Where objects and refs live. Default: `levelBackend('./.larix')`. */
+  backend?: Backend
+  /** How values become bytes: 'json' (default, canonical), 'msgpack', 'string', 'bytes', or your own Codec. */
+  contents?: CodecName | Codec<V>
+  /** Default author of commits, `Name <email>`. */
+  author?: string
+  /** Default committer; the author when not given. */
+  committer?: string
+  /** Clock in milliseconds (tests pin it). */
+  now?: () => number
+  cache?: CacheOptions
+}
+
+export interface WriteOptions {
+  message?: string
+  author?: string
+  /** How often to re-apply a blind write when another writer moved the head first (default 13). */
+  retries?: number
+}
+
+export interface TransactionOptions extends WriteOptions {
+  /** 'test-and-set' (default): if the head moved while `fn` ran, run `fn` again on the new head. */
+  strategy?: 'test-and-set'
+}
+
+export interface TransactionResult<T> {
+  /** The head after the transaction (unchanged when the transaction wrote nothing). */
+  commit: Commit | undefined
+  result: T
+  /** 1 when the first run committed; more when the head moved and `fn` ran again. */
+  attempts: number
+}
+
+export interface HeadChange { branch: string; before: string | undefined; after: string | undefined }
+export interface KeyChange<V> extends HeadChange { path: string; value: V | undefined }
+
+const DEFAULT_AUTHOR = 'larix <larix@localhost>'
+
+function parseIdentity(s: string, what: string): { name: string; email: string } {
+  const m = typeof s === 'string' ? /^([^<>\n\0]*?)\s*<([^<>\n\0]*)>$/.exec(s.trim()) : null
+  if (!m) throw new BadArgumentError(`${what} must look like "Name <email>", got ${JSON.stringify(s)}`, what)
+  return { name: m[1], email: m[2] }
+}
+
+export function toCommit(id: string, c: CommitObject): Commit {
+  return {
+    id,
+    parents: [...c.parents],
+    tree: c.tree,
+    info: {
+      author: `${c.author.name} <${c.author.email}>`,
+      committer: `${c.committer.name} <${c.committer.email}>`,
+      message: c.message.endsWith('\n') ? c.message.slice(0, -1) : c.message,
+      timestamp: c.committer.timestamp,
+      timezoneOffset: c.committer.timezoneOffset,
+    },
+  }
+}
+
+/**
+ * A larix store: branches of versioned key/value trees in Git's object model.
+ * @example
+ * const repo = await Repo.open({ backend: memoryBackend() })
+ * await repo.branch('main').set('todo/1', { title: 'milk' })
+ */
+export class Repo<V = unknown> {
+  readonly backend: Backend
+  readonly codec: Codec<V>
+  /** @internal */ readonly reader: ObjectReader
+  private readonly author: { name: string; email: string }
+  private readonly committer: { name: string; email: string }
+  private readonly now: () => number
+  private readonly locks = new Map<string, Mutex>()
+
+  private constructor(backend: Backend, opts: RepoOptions<V>) {
+    this.backend = backend
+    this.codec = resolveCodec(opts.contents) as Codec<V>
+    this.reader = new ObjectReader(backend.objects, opts.cache)
+    this.author = parseIdentity(opts.author ?? DEFAULT_AUTHOR, 'author')
+    this.committer = opts.committer ? parseIdentity(opts.committer, 'committer') : this.author
+    this.now = opts.now ?? Date.now
+  }
+
+  /** Open (or create) a store. */
+  static async open<V = unknown>(opts: RepoOptions<V> = {}): Promise<Repo<V>> {
+    if (typeof opts !== 'object' || opts === null) throw new BadArgumentError('Repo.open takes an options object', 'options')
+    const backend = opts.backend ?? levelBackend('./.larix')
+    const repo = new Repo<V>(backend, opts)
+    await backend.open()
+    return repo
+  }
+
+  /** A handle on a branch; the branch itself is created by its first commit. */
+  branch(name: string): Branch<V> {
+    return new Branch(this, name)
+  }
+
+  /** Names of all branches, sorted. */
+  async branches(): Promise<string[]> {
+    return (await this.backend.refs.list('refs/heads/')).map(r => r.name.slice('refs/heads/'.length))
+  }
+
+  /**
+   * A commit id for `rev`: a branch name, a full id, or an unambiguous prefix of at least 4 hex digits.
+   * Throws LARIX_NOT_FOUND when nothing matches.
+   */
+  async resolve(rev: string): Promise<string> {
+    if (typeof rev !== 'string' || rev === '') throw new BadArgumentError('a revision is a branch name or a commit id', 'rev')
+    if (!isObjectId(rev)) {
+      let ref: string | undefined
+      try { ref = branchRef(rev) } catch { /* not a branch name: maybe a short id */ }
+      const head = ref ? await this.backend.refs.get(ref) : undefined
+      if (head) return head
+      if (/^[0-9a-f]{4,39}$/.test(rev) && this.backend.objects.findPrefix) {
+        const found = []
+        for (const id of await this.backend.objects.findPrefix(rev)) {
+          if ((await this.backend.objects.get(id))?.type === 'commit') found.push(id)
+        }
+        if (found.length === 1) return found[0]
+        if (found.length > 1) throw new LarixError('LARIX_AMBIGUOUS', `commit prefix ${rev} is ambiguous: ${found.slice(0, 5).join(', ')}`, { rev, candidates: found })
+      }
+      throw new NotFoundError(ref ? 'branch or commit' : 'commit', rev)
+    }
+    await this.reader.commit(rev)
+    return rev
+  }
+
+  /** The commit `id` (or any revision `resolve` accepts). */
+  async commit(id: string): Promise<Commit> {
+    const full = await this.resolve(id)
+    return toCommit(full, await this.reader.commit(full))
+  }
+
+  /** A read-only snapshot of the store at a commit. */
+  async checkout(rev: string): Promise<Snapshot<V>> {
+    const commit = await this.commit(rev)
+    return new Snapshot(new Tree(this.reader, this.codec, await this.reader.tree(commit.tree)), commit)
+  }
+
+  /** Create branch `to` at the head of branch `from` (or at any revision). Fails with LARIX_EXISTS if `to` exists. */
+  async fork(from: string, to: string): Promise<Branch<V>> {
+    const target = this.branch(to)
+    const at = await this.resolve(from)
+    if (!(await this.backend.refs.cas(target.ref, undefined, at))) {
+      throw new LarixError('LARIX_EXISTS', `branch ${to} already exists`, { branch: to })
+    }
+    return target
+  }
+
+  /** Delete a branch (its commits stay in the store). */
+  async deleteBranch(name: string): Promise<boolean> {
+    const ref = branchRef(name)
+    return this.lockFor(ref).run(async () => {
+      const cur = await this.backend.refs.get(ref)
+      if (cur === undefined) return false
+      return this.backend.refs.cas(ref, cur, undefined)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close()
+  }
+
+  /** @internal One writer at a time per ref inside this process; other processes are held off by compare-and-set. */
+  lockFor(ref: string): Mutex {
+    let m = this.locks.get(ref)
+    if (!m) this.locks.set(ref, m = new Mutex())
+    return m
+  }
+
+  /** @internal Build a commit object for `tree`. */
+  makeCommit(tree: string, parents: string[], opts: WriteOptions, defaultMessage: string): { stored: StoredObject; commit: Commit } {
+    const ms = this.now()
+    const when = { timestamp: Math.floor(ms / 1000), timezoneOffset: -new Date(ms).getTimezoneOffset() || 0 }
+    const author: Person = { ...(opts.author ? parseIdentity(opts.author, 'author') : this.author), ...when }
+    const committer: Person = { ...this.committer, ...when }
+    let message = opts.message ?? defaultMessage
+    if (typeof message !== 'string') throw new BadArgumentError('message must be a string', 'message')
+    if (!message.endsWith('\n')) message += '\n'
+    const obj: CommitObject = { tree, parents, author, committer, message }
+    const body = encodeCommit(obj)
+    const id = objectId('commit', body)
+    this.reader.rememberCommit(id, obj)
+    return { stored: { id, type: 'commit', body }, commit: toCommit(id, obj) }
+  }
+
+  /** @internal */
+  async headOf(ref: string): Promise<{ id: string | undefined; commit: CommitObject | undefined; root: TreeNode }> {
+    const id = await this.backend.refs.get(ref)
+    if (id === undefined) return { id, commit: undefined, root: emptyNode() }
+    const commit = await this.reader.commit(id)
+    const root = this.reader.cachedTree(commit.tree) ?? await this.reader.tree(commit.tree)
+    return { id, commit, root }
+  }
+}
+
+/** A read-only view of the store at one commit. */
+export class Snapshot<V = unknown> {
+  constructor(readonly tree: Tree<V>, readonly commit: Commit) {}
+  get(path: PathInput): Promise<V | undefined> { return this.tree.get(path) }
+  list(path: PathInput = []): Promise<ListEntry[]> { return this.tree.list(path) }
+}
+
+type Op = { kind: 'set'; path: Path; data: Uint8Array } | { kind: 'remove'; path: Path }
+
+/** The staged writes of one transaction. `set`/`remove` stage; reads see what was staged. */
+export class Transaction<V = unknown> {
+  private pending: Op[] = []
+  /** @internal */ closed = false
+  /** @internal */
+  constructor(private readonly repo: Repo<V>, /** @internal */ readonly draft: Draft, readonly base: Commit | undefined) {}
+
+  private check(): void {
+    if (this.closed) throw new LarixError('LARIX_TX_CLOSED', 'this transaction has already committed or failed; do not use it after its function returns')
+  }
+
+  /** Stage `value` at `path`. Bad paths and values throw here, at the call. */
+  set(path: PathInput, value: V): void {
+    this.check()
+    const p = parsePath(path, { allowRoot: false })
+    this.pending.push({ kind: 'set', path: p, data: encodeValue(this.repo.codec, value, p) })
+  }
+
+  /** Stage the removal of the value or subtree at `path`. */
+  remove(path: PathInput): void {
+    this.check()
+    this.pending.push({ kind: 'remove', path: parsePath(path, { allowRoot: false }) })
+  }
+
+  /** @internal Apply staged writes to the draft. */
+  async flush(): Promise<void> {
+    const ops = this.pending
+    this.pending = []
+    for (const op of ops) {
+      if (op.kind === 'set') await this.draft.set(op.path, op.data)
+      else await this.draft.remove(op.path)
+    }
+  }
+
+  async get(path: PathInput): Promise<V | undefined> {
+    this.check()
+    await this.flush()
+    const p = parsePath(path, { allowRoot: false })
+    const e = await lookup(this.repo.reader, this.draft.root, p)
+    return e?.kind === 'value' ? this.repo.codec.decode(await valueBytes(this.repo.reader, e, p)) : undefined
+  }
+
+  async list(path: PathInput = []): Promise<ListEntry[]> {
+    this.check()
+    await this.flush()
+    const node = await nodeAt(this.repo.reader, this.draft.root, parsePath(path))
+    return node ? listNode(node) : []
+  }
+}
+
+function encodeValue<V>(codec: Codec<V>, value: V, path: Path): Uint8Array {
+  try {
+    return codec.encode(value)
+  } catch (e) {
+    if (e instanceof BadValueError) throw new BadValueError(`${e.message} (at ${formatPath(path)})`, { path: formatPath(path), codec: codec.name }, e)
+    throw new BadValueError(`the ${codec.name} codec cannot encode the value at ${formatPath(path)}: ${(e as Error).message}`, { path: formatPath(path), codec: codec.name }, e)
+  }
+}
+
+function retriesOf(opts: { retries?: number }, dflt: number): number {
+  const r = opts.retries ?? dflt
+  if (!Number.isInteger(r) || r < 0) throw new BadArgumentError(`retries must be a whole number >= 0, got ${r}`, 'retries')
+  return r
+}
+
+/**
+ * A handle on one branch. Reads see the head at the time of the call; writes commit and move the head.
+ * @example
+ * const main = repo.branch('main')
+ * await main.set('todo/1', { title: 'milk' }, { message: 'add todo' })
+ * await main.get('todo/1') // { title: 'milk' }
+ */
+export class Branch<V = unknown> {
+  readonly ref: string
+  constructor(private readonly repo: Repo<V>, readonly name: string) {
+    this.ref = branchRef(name)
+  }
+
+  /** The head commit, or undefined for a branch without commits. */
+  async head(): Promise<Commit | undefined> {
+    const id = await this.repo.backend.refs.get(this.ref)
+    return id === undefined ? undefined : toCommit(id, await this.repo.reader.commit(id))
+  }
+
+  /** The head's tree (empty for a branch without commits). */
+  async tree(): Promise<Tree<V>> {
+    const { root } = await this.repo.headOf(this.ref)
+    return new Tree(this.repo.reader, this.repo.codec, root)
+  }
+
+  /** The value at `path` in the head, or undefined. */
+  async get(path: PathInput): Promise<V | undefined> {
+    const p = parsePath(path, { allowRoot: false })
+    const { root } = await this.repo.headOf(this.ref)
+    const e = await lookup(this.repo.reader, root, p)
+    if (e?.kind !== 'value') return undefined
+    return this.repo.codec.decode(await valueBytes(this.repo.reader, e, p))
+  }
+
+  /** The children of the directory at `path` in the head: `[{ name, kind }]`, sorted by name. */
+  async list(path: PathInput = []): Promise<ListEntry[]> {
+    const { root } = await this.repo.headOf(this.ref)
+    const node = await nodeAt(this.repo.reader, root, parsePath(path))
+    return node ? listNode(node) : []
+  }
+
+  /** Set `path` to `value` in a new commit. Setting the value already there commits nothing and returns the head. */
+  async set(path: PathInput, value: V, opts: WriteOptions = {}): Promise<Commit> {
+    const p = parsePath(path, { allowRoot: false })
+    const data = encodeValue(this.repo.codec, value, p)
+    const id = objectId('blob', data)
+    const c = await this.write(d => d.set(p, data, id), opts, `set ${formatPath(p)}`)
+    return c!
+  }
+
+  /** Remove the value or subtree at `path` in a new commit. Removing what is absent commits nothing. */
+  async remove(path: PathInput, opts: WriteOptions = {}): Promise<Commit | undefined> {
+    const p = parsePath(path, { allowRoot: false })
+    return this.write(d => d.remove(p).then(() => undefined), opts, `remove ${formatPath(p)}`)
+  }
+
+  private async write(apply: (d: Draft) => Promise<void>, opts: WriteOptions, defaultMessage: string): Promise<Commit | undefined> {
+    const retries = retriesOf(opts, 13)
+    const { repo } = this
+    return repo.lockFor(this.ref).run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const head = await repo.headOf(this.ref)
+        const draft = new Draft(repo.reader, head.root)
+        await apply(draft)
+        const current = head.id === undefined ? undefined : toCommit(head.id, head.commit!)
+        if (draft.root === head.root) return current
+        const { id: tree, objects } = draft.seal()
+        if (head.commit && tree === head.commit.tree) return current
+        if (!head.commit && tree === emptyNode().id) return current
+        const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, defaultMessage)
+        objects.push(stored)
+        await repo.backend.objects.putMany(objects)
+        if (await repo.backend.refs.cas(this.ref, head.id, commit.id)) return commit
+        if (attempt >= retries) {
+          throw new ConflictError(`branch ${this.name} kept moving under this write (${attempt + 1} attempts); try again`, {
+            branch: this.name, expected: head.id, actual: await repo.backend.refs.get(this.ref), attempts: attempt + 1,
+          })
+        }
+      }
+    })
+  }
+
+  /**
+   * Run `fn` on a private copy of the head and commit all it staged as one commit. If the head moved
+   * meanwhile, `fn` runs again on the new head (up to `retries` times, default 5), then LARIX_CONFLICT.
+   * @example await main.transaction(async tx => { tx.set('a', 1); tx.set('b', (await tx.get('a')) + 1) })
+   */
+  async transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T, opts: TransactionOptions = {}): Promise<TransactionResult<T>> {
+    const retries = retriesOf(opts, 5)
+    const strategy = opts.strategy ?? 'test-and-set'
+    if (strategy !== 'test-and-set') throw new BadArgumentError(`unknown transaction strategy ${JSON.stringify(strategy)}`, 'strategy')
+    const { repo } = this
+    for (let attempt = 1; ; attempt++) {
+      const head = await repo.headOf(this.ref)
+      const base = head.id === undefined ? undefined : toCommit(head.id, head.commit!)
+      const tx = new Transaction(repo, new Draft(repo.reader, head.root), base)
+      let result: T
+      try {
+        result = await fn(tx)
+        await tx.flush()
+      } finally {
+        tx.closed = true
+      }
+      const outcome = await repo.lockFor(this.ref).run(async () => {
+        const now = await repo.backend.refs.get(this.ref)
+        if (now !== head.id) return undefined
+        if (tx.draft.root === head.root) return { commit: base }
+        const { id: tree, objects } = tx.draft.seal()
+        if ((head.commit && tree === head.commit.tree) || (!head.commit && tree === emptyNode().id)) return { commit: base }
+        const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, 'transaction')
+        objects.push(stored)
+        await repo.backend.objects.putMany(objects)
+        return (await repo.backend.refs.cas(this.ref, head.id, commit.id)) ? { commit } : undefined
+      })
+      if (outcome) return { commit: outcome.commit, result, attempts: attempt }
+      if (attempt > retries) {
+        throw new ConflictError(`branch ${this.name} moved while the transaction ran (${attempt} attempts)`, {
+          branch: this.name, expected: head.id, actual: await repo.backend.refs.get(this.ref), attempts: attempt,
+        })
+      }
+    }
+  }
+
+  /** History of the branch, newest first; with `path`, only the commits that changed that path. */
+  async *log(opts: { path?: PathInput; limit?: number } = {}): AsyncGenerator<Commit> {
+    const head = await this.repo.backend.refs.get(this.ref)
+    if (head === undefined) return
+    const path = opts.path === undefined ? undefined : parsePath(opts.path)
+    for await (const [id, c] of walkCommits(this.repo.reader, [head], { path, limit: opts.limit })) yield toCommit(id, c)
+  }
+
+  /**
+   * Move the head to `rev` (rollback), by compare-and-set: with `expected`, only if the head is still that commit.
+   * @example await main.reset(oldCommitId)
+   */
+  async reset(rev: string, opts: { expected?: string } = {}): Promise<Commit> {
+    const { repo } = this
+    const target = await repo.commit(rev)
+    return repo.lockFor(this.ref).run(async () => {
+      const cur = await repo.backend.refs.get(this.ref)
+      if (opts.expected !== undefined && cur !== opts.expected) {
+        throw new ConflictError(`branch ${this.name} is at ${cur ?? 'nothing'}, not ${opts.expected}`, { branch: this.name, expected: opts.expected, actual: cur })
+      }
+      if (!(await repo.backend.refs.cas(this.ref, cur, target.id))) {
+        throw new ConflictError(`branch ${this.name} moved during reset`, { branch: this.name, expected: cur })
+      }
+      return target
+    })
+  }
+
+  /** Call `listener` after every change of this branch's head. Returns the unsubscribe function. */
+  watch(listener: (change: HeadChange) => void): () => void {
+    return this.repo.backend.refs.watch(c => {
+      if (c.name === this.ref) listener({ branch: this.name, before: c.old, after: c.new })
+    })
+  }
+
+  /** Call `listener` when the value (or subtree) at `path` changes on this branch. */
+  watchKey(path: PathInput, listener: (change: KeyChange<V>) => void | Promise<void>): () => void {
+    const p = parsePath(path)
+    const { repo } = this
+    let chain = Promise.resolve()
+    const idAt = async (commit: string | undefined) => {
+      if (commit === undefined) return undefined
+      const root = await repo.reader.tree((await repo.reader.commit(commit)).tree)
+      return p.length === 0 ? root.id : (await lookup(repo.reader, root, p))?.id
+    }
+    return this.watch(change => {
+      chain = chain.then(async () => {
+        const [a, b] = await Promise.all([idAt(change.before), idAt(change.after)])
+        if (a === b) return
+        let value: V | undefined
+        if (b !== undefined && change.after !== undefined && p.length > 0) {
+          const root = await repo.reader.tree((await repo.reader.commit(change.after)).tree)
+          const e = await lookup(repo.reader, root, p)
+          if (e?.kind === 'value') value = repo.codec.decode(await valueBytes(repo.reader, e, p))
+        }
+        await listener({ ...change, path: formatPath(p), value })
+      }).catch(e => { queueMicrotask(() => { throw e }) })
+    })
+  }
+}
+
+export { formatPerson, parsePerson }
