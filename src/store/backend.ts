@@ -36,6 +36,11 @@ export interface Backend {
   readonly name: string
   readonly objects: ObjectStore
   readonly refs: RefStore
+  /**
+   * Optional: store `objects` and move one ref by compare-and-set in a single atomic write. Returns false,
+   * writing nothing, when the ref is not `expected`. Repo uses it for commits when present (one write, not two).
+   */
+  atomicWrite?(objects: readonly StoredObject[], ref: { name: string; expected: string | undefined; next: string | undefined }): Promise<boolean>
   /** Open the underlying storage; called once by Repo.open. */
   open(): Promise<void>
   close(): Promise<void>

@@ -124,7 +124,8 @@ export const msgpack: Codec<unknown> = {
     }
   },
   decode: (b) => {
-    try { return packr.unpack(b) } catch (e) {
+    // msgpackr caches a DataView on the buffer it reads: give it a throwaway view, not the caller's array.
+    try { return packr.unpack(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) } catch (e) {
       throw new BadValueError('stored bytes are not msgpack (was this store written with another codec?)', { codec: 'msgpack' }, e)
     }
   },

@@ -223,6 +223,14 @@ export class Repo<V = unknown> {
     return { stored: { id, type: 'commit', body }, commit: toCommit(id, obj) }
   }
 
+  /** @internal Store a commit's objects, then move `ref` by compare-and-set; in one write when the backend can. */
+  async storeAndMove(objects: StoredObject[], ref: string, expected: string | undefined, next: string): Promise<boolean> {
+    const b = this.backend
+    if (b.atomicWrite) return b.atomicWrite(objects, { name: ref, expected, next })
+    await b.objects.putMany(objects)
+    return b.refs.cas(ref, expected, next)
+  }
+
   /** @internal */
   async headOf(ref: string): Promise<{ id: string | undefined; commit: CommitObject | undefined; root: TreeNode }> {
     const id = await this.backend.refs.get(ref)
@@ -299,6 +307,13 @@ function encodeValue<V>(codec: Codec<V>, value: V, path: Path): Uint8Array {
     if (e instanceof BadValueError) throw new BadValueError(`${e.message} (at ${formatPath(path)})`, { path: formatPath(path), codec: codec.name }, e)
     throw new BadValueError(`the ${codec.name} codec cannot encode the value at ${formatPath(path)}: ${(e as Error).message}`, { path: formatPath(path), codec: codec.name }, e)
   }
+}
+
+/** After a lost compare-and-set: wait a random, growing moment so racing writers fall out of lockstep. */
+function backoff(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve()
+  const ms = Math.random() * Math.min(2 ** attempt, 100)
+  return new Promise(resolve => setTimeout(resolve, ms))
 }
 
 function retriesOf(opts: { retries?: number }, dflt: number): number {
@@ -378,9 +393,9 @@ export class Branch<V = unknown> {
         if (!head.commit && tree === emptyNode().id) return current
         const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, defaultMessage)
         objects.push(stored)
-        await repo.backend.objects.putMany(objects)
-        if (await repo.backend.refs.cas(this.ref, head.id, commit.id)) return commit
-        if (attempt >= retries) {
+        if (await repo.storeAndMove(objects, this.ref, head.id, commit.id)) return commit
+        if (attempt < retries) await backoff(attempt)
+        else {
           throw new ConflictError(`branch ${this.name} kept moving under this write (${attempt + 1} attempts); try again`, {
             branch: this.name, expected: head.id, actual: await repo.backend.refs.get(this.ref), attempts: attempt + 1,
           })
@@ -418,11 +433,11 @@ export class Branch<V = unknown> {
         if ((head.commit && tree === head.commit.tree) || (!head.commit && tree === emptyNode().id)) return { commit: base }
         const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, 'transaction')
         objects.push(stored)
-        await repo.backend.objects.putMany(objects)
-        return (await repo.backend.refs.cas(this.ref, head.id, commit.id)) ? { commit } : undefined
+        return (await repo.storeAndMove(objects, this.ref, head.id, commit.id)) ? { commit } : undefined
       })
       if (outcome) return { commit: outcome.commit, result, attempts: attempt }
-      if (attempt > retries) {
+      if (attempt <= retries) await backoff(attempt - 1)
+      else {
         throw new ConflictError(`branch ${this.name} moved while the transaction ran (${attempt} attempts)`, {
           branch: this.name, expected: head.id, actual: await repo.backend.refs.get(this.ref), attempts: attempt,
         })

@@ -304,13 +304,14 @@ export class Draft {
         } else list.push({ name, mode: MODE_TREE, id: e.id ?? e.node!.id! })
       } else {
         let vid = e.id
-        if (vid === undefined) {
-          vid = objectId('blob', e.data!)
-          out.push({ id: vid, type: 'blob', body: e.data! })
+        if (e.data !== undefined) {
+          // Written in this draft: store the blob (its id may have been computed already by the caller).
+          vid ??= objectId('blob', e.data)
+          out.push({ id: vid, type: 'blob', body: e.data })
           node.entries.set(name, { kind: 'value', mode: e.mode, id: vid, data: undefined })
-          this.reader.rememberBlob(vid, e.data!)
+          this.reader.rememberBlob(vid, e.data)
         }
-        list.push({ name, mode: e.mode, id: vid })
+        list.push({ name, mode: e.mode, id: vid! })
       }
     }
     const body = encodeTree(list)
