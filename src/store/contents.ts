@@ -81,7 +81,27 @@ export const json: Codec<unknown> = {
 
 // msgpack: maps are written with sorted keys (as Map, so integer-like keys keep their sorted place) and
 // without msgpackr's record extension, so any msgpack reader can read them and equal values hash equal.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+const packr = new Packr({ useRecords: false, mapsAsObjects: false, variableMapSize: true })
+
+// Maps are decoded as Map and turned into plain objects here, so that a key such as "__proto__" stays an
+// own property instead of being swallowed by the object's prototype setter. Maps with non-string keys
+// (written by other msgpack writers) stay Maps.
+function fromMsgpack(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(fromMsgpack)
+  if (!(v instanceof Map)) return v
+  let allStrings = true
+  for (const k of v.keys()) if (typeof k !== 'string') { allStrings = false; break }
+  if (!allStrings) {
+    const m = new Map<unknown, unknown>()
+    for (const [k, x] of v) m.set(k, fromMsgpack(x))
+    return m
+  }
+  const o: Record<string, unknown> = {}
+  for (const [k, x] of v as Map<string, unknown>) {
+    Object.defineProperty(o, k, { value: fromMsgpack(x), enumerable: true, writable: true, configurable: true })
+  }
+  return o
+}
 
 function sortForMsgpack(v: unknown, seen: Set<object>): unknown {
   if (typeof v === 'number' && Number.isNaN(v)) return v
@@ -125,7 +145,7 @@ export const msgpack: Codec<unknown> = {
   },
   decode: (b) => {
     // msgpackr caches a DataView on the buffer it reads: give it a throwaway view, not the caller's array.
-    try { return packr.unpack(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) } catch (e) {
+    try { return fromMsgpack(packr.unpack(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))) } catch (e) {
       throw new BadValueError('stored bytes are not msgpack (was this store written with another codec?)', { codec: 'msgpack' }, e)
     }
   },
