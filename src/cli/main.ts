@@ -1,0 +1,105 @@
+// The `larix` command: parse, open the store, run one command, print, close. Exit status 0 when done,
+// 1 for a LarixError (the store said no), 2 for a command line that does not parse.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { LarixError, levelBackend, Repo } from '../store/index.js'
+import type { Invocation } from './args.js'
+import { parseInvocation, UsageError, wantsJson } from './args.js'
+import type { Command, Output } from './commands.js'
+import { checkInvocation, COMMANDS, PLANNED } from './commands.js'
+import { HELP, notYet, USAGE } from './usage.js'
+
+/** Where the CLI writes and reads; the process's own streams unless a caller passes others. */
+export interface Io {
+  stdout(text: string): void
+  stderr(text: string): void
+  stdin(): Promise<string>
+}
+
+export const EXIT_OK = 0
+export const EXIT_ERROR = 1
+export const EXIT_USAGE = 2
+
+/**
+ * Run `larix` with `argv` (the arguments after the script name) and resolve to the exit status.
+ * @example process.exitCode = await main(['get', 'todo/1'])
+ */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const json = wantsJson(argv)
+  let inv: Invocation
+  let cmd: Command
+  try {
+    inv = parseInvocation(argv)
+    if (inv.options.version) {
+      io.stdout(json ? JSON.stringify({ name: 'larix', version: version() }) + '\n' : `larix ${version()}\n`)
+      return EXIT_OK
+    }
+    if (inv.options.help || inv.command === 'help') {
+      io.stdout(HELP)
+      return EXIT_OK
+    }
+    if (inv.command === undefined) throw new UsageError('no command given')
+    if (PLANNED.has(inv.command)) throw new UsageError(notYet(inv.command))
+    if (!Object.hasOwn(COMMANDS, inv.command)) throw new UsageError(`unknown command ${JSON.stringify(inv.command)}`)
+    cmd = COMMANDS[inv.command]
+    checkInvocation(inv.command, cmd, inv.args, inv.local)
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    if (json) io.stderr(JSON.stringify({ error: { code: 'LARIX_USAGE', message: e.message } }) + '\n')
+    else io.stderr(`larix: ${e.message}\n${e.message.includes('\nusage: ') ? '' : USAGE + '\n'}run larix --help for the commands and options\n`)
+    return EXIT_USAGE
+  }
+
+  let repo: Repo | undefined
+  try {
+    const store = resolve(inv.options.store)
+    const storeExisted = existsSync(store)
+    if (!storeExisted && !cmd.creates) {
+      throw new LarixError('LARIX_NOT_FOUND', `no larix store at ${store} (create one with larix init, or name another with --store DIR)`, { what: 'store', id: store })
+    }
+    if (!storeExisted) mkdirSync(store, { recursive: true })
+    repo = await Repo.open({ backend: levelBackend(store) })
+    const out = await cmd.run({
+      repo, branch: inv.options.branch, args: inv.args, options: inv.options, store, storeExisted, readStdin: io.stdin,
+    })
+    await repo.close()
+    repo = undefined
+    print(io, out, json)
+    return EXIT_OK
+  } catch (e) {
+    if (repo) await repo.close().catch(() => { /* the first error is the one to report */ })
+    if (!(e instanceof LarixError)) {
+      io.stderr(`larix: internal error, please report it: ${(e as Error)?.stack ?? String(e)}\n`)
+      return EXIT_ERROR
+    }
+    if (json) io.stderr(JSON.stringify({ error: { code: e.code, message: e.message } }) + '\n')
+    else io.stderr(`larix: ${e.message} (${e.code})\n`)
+    return EXIT_ERROR
+  }
+}
+
+function print(io: Io, out: Output, json: boolean): void {
+  if (json) io.stdout(JSON.stringify(out.data) + '\n')
+  else if (out.lines.length > 0) io.stdout(out.lines.join('\n') + '\n')
+}
+
+let cachedVersion: string | undefined
+/** The version in package.json (this file runs from dist/src/cli/). */
+function version(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  return cachedVersion
+}
+
+function processIo(): Io {
+  // `larix log | head` closes the pipe early: that is not an error worth a stack trace.
+  process.stdout.on('error', e => { if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e })
+  return {
+    stdout: text => { process.stdout.write(text) },
+    stderr: text => { process.stderr.write(text) },
+    async stdin() {
+      const chunks: Buffer[] = []
+      for await (const c of process.stdin) chunks.push(c as Buffer)
+      return Buffer.concat(chunks).toString('utf8')
+    },
+  }
+}

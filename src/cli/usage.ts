@@ -1,0 +1,50 @@
+// What `larix --help` and usage errors print.
+
+export const USAGE = 'usage: larix [--store DIR] [--branch B] [--json] <command> [args]'
+
+export const HELP = `larix: a Git-compatible, branchable key/value-tree store
+
+${USAGE}
+
+Commands:
+  init                 create the store (set and tour create it too)
+  get PATH             print the value at PATH, as JSON
+  set PATH JSON        set PATH to a JSON value (JSON "-": read it from stdin)
+  rm PATH              remove the value or directory at PATH
+  ls [PATH]            list a directory (directories end in /)
+  log [PATH]           the branch's commits, newest first; with PATH, those that changed it
+  branch [NAME]        list the branches (* marks --branch), or create NAME at the head of --branch
+  fork FROM TO         create branch TO at FROM (a branch or a commit)
+  reset COMMIT         move --branch to COMMIT (rollback)
+  show COMMIT          a commit and what it changed since its first parent
+  tour                 a short guided tour on the store (what npm start runs)
+  help                 this text
+
+Options (before or after the command):
+  --store DIR          the store, a LevelDB directory (default ./.larix)
+  -b, --branch B       the branch to read and write (default main)
+  --json               print one JSON document on stdout; errors as JSON on stderr
+  -m, --message MSG    the commit message (set, rm)
+  --author "N <E>"     the commit author (set, rm)
+  -n, --limit N        at most N commits (log)
+  -h, --help           this text
+  -V, --version        the version of larix
+
+A PATH is segments joined by "/", as in todo/42. A COMMIT is a full 40-hex id, a unique prefix of at
+least 4 hex digits, or a branch name. A value is JSON, so a string needs quotes:
+  larix set todo/1 '{"title": "buy milk"}'     larix set name '"Ann"'     larix set count -1
+Put -- before other arguments that start with -.
+
+Output: plain text for people; with --json, get prints the value, log an array of commits, set/rm
+{ branch, commit, changed }, show { commit, changes }, ls [{ name, kind }], branch [{ name, head, current }].
+
+Exit status: 0 done; 1 a larix error, printed as "larix: <message> (<code>)" on stderr
+(with --json: {"error": {"code", "message"}}); 2 bad usage.
+get of a missing key is an error too: exit status 1 with LARIX_NOT_FOUND on stderr and nothing on
+stdout, also with --json (there is no null placeholder: null is a value a key can hold).
+`
+
+/** Commands of the design that this build does not offer yet. */
+export function notYet(command: string): string {
+  return `${command} is not available in this version yet (see larix --help)`
+}
