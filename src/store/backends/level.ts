@@ -1,6 +1,8 @@
 // LevelDB in Node (classic-level) and IndexedDB in browsers (browser-level), through the `level` package.
 // Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8.
 import { Level } from 'level'
+import { openStoreChannel, sharedAcrossContexts, withStoreLock } from '#platform/store-sharing'
+import type { StoreChannel } from '#platform/store-sharing'
 import type { Backend, ObjectStore, RefChange, RefStore } from '../backend.js'
 import { Mutex, Watchers } from '../backend.js'
 import { fromUtf8, utf8 } from '../bytes.js'
@@ -64,18 +66,42 @@ class LevelRefs implements RefStore {
   readonly cache = new Map<string, string>()
   readonly watchers = new Watchers<RefChange>()
   private readonly lock = new Mutex()
-  constructor(private readonly db: () => DB) {}
+  private channel: StoreChannel | undefined
+  constructor(private readonly db: () => DB, private readonly location: string) {}
   async load(): Promise<void> {
     this.cache.clear()
     for await (const [k, v] of this.db().iterator({ gte: 'r', lt: 's' })) this.cache.set(k.slice(1), fromUtf8(v))
+    // Other tabs on the same IndexedDB store announce their ref moves; keep the cache and watchers current.
+    this.channel = openStoreChannel('larix-refs:' + this.location, (m) => {
+      const c = m as RefChange
+      if (typeof c?.name !== 'string') return
+      if (this.cache.get(c.name) === c.new) return
+      const old = this.cache.get(c.name)
+      if (c.new === undefined) this.cache.delete(c.name)
+      else this.cache.set(c.name, c.new)
+      this.watchers.emit({ name: c.name, old, new: c.new })
+    })
+  }
+  close(): void {
+    this.channel?.close()
+    this.channel = undefined
+  }
+  /** The ref as stored: from the cache, or re-read when other contexts may have moved it. */
+  private async current(name: string): Promise<string | undefined> {
+    if (!sharedAcrossContexts) return this.cache.get(name)
+    const v = await this.db().get('r' + name)
+    const id = v === undefined ? undefined : fromUtf8(v)
+    if (id === undefined) this.cache.delete(name)
+    else this.cache.set(name, id)
+    return id
   }
   async get(name: string) { return this.cache.get(name) }
   async list(prefix = '') {
     return [...this.cache].filter(([n]) => n.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, id]) => ({ name, id }))
   }
   cas(name: string, expected: string | undefined, next: string | undefined, objects: readonly StoredObject[] = []): Promise<boolean> {
-    return this.lock.run(async () => {
-      const cur = this.cache.get(name)
+    return this.lock.run(() => withStoreLock('larix-refs:' + this.location, async () => {
+      const cur = await this.current(name)
       if (cur !== expected) return false
       if (cur === next && objects.length === 0) return true
       // Objects and the ref go in one LevelDB batch: the ref can never point at objects that are not there.
@@ -86,8 +112,9 @@ class LevelRefs implements RefStore {
       if (next === undefined) this.cache.delete(name)
       else this.cache.set(name, next)
       this.watchers.emit({ name, old: cur, new: next })
+      this.channel?.post({ name, old: cur, new: next })
       return true
-    })
+    }))
   }
   watch(fn: (c: RefChange) => void) { return this.watchers.add(fn) }
 }
@@ -107,7 +134,7 @@ export function levelBackend(location: string): LevelBackend {
     return db
   }
   const objects = new LevelObjects(get)
-  const refs = new LevelRefs(get)
+  const refs = new LevelRefs(get, location)
   return {
     name: 'level',
     location,
@@ -128,6 +155,7 @@ export function levelBackend(location: string): LevelBackend {
     async close() {
       const d = db
       db = undefined
+      refs.close()
       if (d) await d.close()
     },
   }
