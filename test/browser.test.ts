@@ -1,6 +1,7 @@
 // larix in a real browser: build the browser bundle (esbuild, platform browser), load it in Debian's Chromium
 // through playwright-core from a page served on 127.0.0.1, commit on an IndexedDB store, reload the page and read
-// data and history back; then run the backend compliance suite in the page (IndexedDB and memory).
+// data and history back; then run the backend compliance suite in the page (IndexedDB and memory); then open one
+// IndexedDB store from several tabs of one origin: compare-and-set, concurrent transactions and watchers across tabs.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -12,11 +13,13 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { Repo, json, memoryBackend, msgpack } from '../src/index.js'
 import { backendCases } from './backend-suite.js'
 import { scenarioOptions, summarize, writeHistory } from './browser/scenario.js'
 import type { Summary } from './browser/scenario.js'
+import { openTabs, startAt } from './browser/tabs.js'
+import type { TabGlobals } from './browser/tabs.js'
 
 type Larix = typeof import('../src/browser/index.js')
 type Entry = typeof import('./browser/entry.js')
@@ -201,3 +204,180 @@ for (const kind of ['level', 'memory'] as const) {
     assert.deepEqual(pageErrors, [])
   })
 }
+
+// Tabs of one origin share IndexedDB: a ref update in one must be seen by the compare-and-set of the other (Web Lock
+// and re-read), and by its cache and watchers (BroadcastChannel). Each test has its own browser context (its own
+// IndexedDB), with two or three pages in it.
+
+/** Run `fn` with a fresh browser context; fail with what the pages said, close the context after. */
+async function inContext<T>(fn: (ctx: BrowserContext, errors: string[]) => Promise<T>): Promise<T> {
+  const ctx = await browser!.newContext()
+  const errors: string[] = []
+  try {
+    const r = await fn(ctx, errors).catch((e: unknown) => {
+      if (errors.length && e instanceof Error) e.message += `\n${errors.join('\n')}`
+      throw e
+    })
+    assert.deepEqual(errors, [], 'no page errors')
+    return r
+  } finally {
+    await ctx.close().catch(() => {})
+  }
+}
+
+const TWO_TABS = 'larix-two-tabs'
+const MAIN = 'refs/heads/main'
+const [A, B, C] = ['a', 'b', 'c'].map(x => x.repeat(40))
+
+test('two tabs: compare-and-set on one IndexedDB store, one winner', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const [t1, t2] = await openTabs(ctx, origin, 2, errors)
+  const open = (p: Page) => p.evaluate(async (db) => {
+    const g = globalThis as unknown as TabGlobals
+    g.backend = g.larix.levelBackend(db)
+    await g.backend.open()
+  }, TWO_TABS)
+  await open(t1)
+  await open(t2)
+  const cas = (p: Page, expected: string | undefined, next: string) => p.evaluate(
+    ([ref, e, n]) => (globalThis as unknown as TabGlobals).backend.refs.cas(ref, e ?? undefined, n!),
+    [MAIN, expected ?? null, next] as const,
+  )
+  const head = (p: Page) => p.evaluate(ref => (globalThis as unknown as TabGlobals).backend.refs.get(ref), MAIN)
+
+  assert.equal(await cas(t1, undefined, A), true, 'tab 1 creates main at A')
+  assert.equal(await cas(t2, undefined, B), false, 'tab 2 cannot create main: tab 1 did')
+  assert.equal(await head(t2), A, 'tab 2 sees A')
+  assert.equal(await cas(t2, A, B), true, 'tab 2 moves main from A to B')
+  assert.equal(await cas(t1, A, C), false, 'tab 1 cannot move main from A: it is at B')
+  assert.equal(await head(t1), B, 'tab 1 sees B')
+
+  // Both tabs create the same refs at the same instant: for each, exactly one wins, and both tabs then agree.
+  const REFS = 12
+  const race = (p: Page, id: string, at: number) => p.evaluate(async ([id, at, n]) => {
+    const g = globalThis as unknown as TabGlobals
+    await new Promise(r => setTimeout(r, at - Date.now()))
+    const won: boolean[] = []
+    for (let i = 0; i < n; i++) won.push(await g.backend.refs.cas(`refs/heads/race/${i}`, undefined, id))
+    return won
+  }, [id, at, REFS] as const)
+  const at = startAt()
+  const [won1, won2] = await Promise.all([race(t1, A, at), race(t2, B, at)])
+  const winners = won1.map((w, i) => (w ? 1 : 0) + (won2[i] ? 1 : 0))
+  assert.deepEqual(winners, new Array(REFS).fill(1), `one winner per ref (tab 1 won ${won1}, tab 2 won ${won2})`)
+
+  // A tab opened now reads everything from IndexedDB.
+  const [t3] = await openTabs(ctx, origin, 1, errors)
+  await open(t3)
+  const list = (p: Page) => p.evaluate(() => (globalThis as unknown as TabGlobals).backend.refs.list())
+  const stored = await list(t3)
+  assert.deepEqual(stored, [
+    { name: MAIN, id: B },
+    ...won1.map((w, i) => ({ name: `refs/heads/race/${i}`, id: w ? A : B })).sort((x, y) => (x.name < y.name ? -1 : 1)),
+  ], 'a fresh tab sees B on main, and each race won by whoever returned true')
+  assert.deepEqual(await list(t1), stored, 'tab 1 agrees with the store')
+  assert.deepEqual(await list(t2), stored, 'tab 2 agrees with the store')
+}))
+
+test('two tabs: concurrent transactions on one counter lose no update', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const N = 30
+  const db = 'larix-two-tabs-counter'
+  const tabs = await openTabs(ctx, origin, 2, errors)
+  const open = (p: Page, who: string) => p.evaluate(async ([db, who]) => {
+    const g = globalThis as unknown as TabGlobals
+    g.repo = await g.larix.Repo.open({ backend: g.larix.levelBackend(db), author: `${who} <${who.replace(' ', '')}@example.org>` })
+  }, [db, who] as const)
+  for (const [i, p] of tabs.entries()) await open(p, `tab ${i + 1}`)
+
+  const at = startAt()
+  const attempts = await Promise.all(tabs.map(p => p.evaluate(async ([n, at]) => {
+    const g = globalThis as unknown as TabGlobals
+    await new Promise(r => setTimeout(r, at - Date.now()))
+    const main = g.repo.branch('main')
+    let tries = 0
+    for (let i = 0; i < n; i++) {
+      const r = await main.transaction(async tx => { const v = (await tx.get('n') as number | undefined) ?? 0; tx.set('n', v + 1) }, { retries: 1000 })
+      tries += r.attempts
+    }
+    return tries
+  }, [N, at] as const)))
+
+  // A fresh tab reads the store: 2N commits in one line of history, the counter going 1, 2, …, 2N.
+  const [fresh] = await openTabs(ctx, origin, 1, errors)
+  await open(fresh, 'tab 3')
+  const stored = await fresh.evaluate(async () => {
+    const g = globalThis as unknown as TabGlobals
+    const main = g.repo.branch('main')
+    const log: { id: string; parents: string[]; author: string; n: unknown }[] = []
+    for await (const c of main.log()) log.push({ id: c.id, parents: c.parents, author: c.info.author, n: await (await g.repo.checkout(c.id)).get('n') })
+    return { head: (await main.head())?.id, n: await main.get('n'), log }
+  })
+  assert.equal(stored.n, 2 * N, `the counter is ${2 * N} (attempts: ${attempts})`)
+  assert.equal(stored.log.length, 2 * N, 'one commit per increment')
+  assert.equal(stored.head, stored.log[0].id)
+  stored.log.forEach((c, i) => {
+    assert.deepEqual(c.parents, i + 1 < stored.log.length ? [stored.log[i + 1].id] : [], `commit ${i} from the head has the next one as its only parent`)
+    assert.equal(c.n, 2 * N - i, `commit ${i} from the head has n = ${2 * N - i}`)
+  })
+  const byTab = (who: string) => stored.log.filter(c => c.author.startsWith(who)).length
+  assert.deepEqual([byTab('tab 1'), byTab('tab 2')], [N, N], 'each tab made its N commits')
+  // A transaction runs again when the head moved under it: more runs than commits means the loops overlapped.
+  assert.ok(attempts[0] + attempts[1] > 2 * N, `the tabs got in each other's way (attempts: ${attempts}): the loops ran at the same time`)
+
+  // The tabs that wrote catch up with the last write (theirs or the other tab's) by themselves.
+  for (const [i, p] of tabs.entries()) {
+    const seen: { head: string | undefined; n: unknown } = await p.evaluate(async (head) => {
+      const g = globalThis as unknown as TabGlobals
+      const main = g.repo.branch('main')
+      for (let k = 0; k < 40 && (await main.head())?.id !== head; k++) await new Promise(r => setTimeout(r, 50))
+      return { head: (await main.head())?.id, n: await main.get('n') }
+    }, stored.head)
+    assert.deepEqual(seen, { head: stored.head, n: 2 * N }, `tab ${i + 1} reads the final head and ${2 * N}`)
+  }
+}))
+
+test('two tabs: a branch watcher in one tab sees the commits of the other', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const db = 'larix-two-tabs-watch'
+  const [t1, t2] = await openTabs(ctx, origin, 2, errors)
+  const open = (p: Page) => p.evaluate(async (db) => {
+    const g = globalThis as unknown as TabGlobals
+    g.repo = await g.larix.Repo.open({ backend: g.larix.levelBackend(db) })
+  }, db)
+  await open(t1)
+  await open(t2)
+  await t1.evaluate(() => {
+    const g = globalThis as unknown as TabGlobals
+    g.seen = []
+    g.keySeen = []
+    const main = g.repo.branch('main')
+    g.stopWatch = main.watch(c => g.seen.push(c))
+    main.watchKey('note', c => { g.keySeen.push(c) })
+  })
+  const commit = (p: Page, value: string) => p.evaluate(async (value) => {
+    return (await (globalThis as unknown as TabGlobals).repo.branch('main').set('note', value)).id
+  }, value)
+  const seenIn = (p: Page) => p.evaluate(() => {
+    const g = globalThis as unknown as TabGlobals
+    return { seen: g.seen, keys: g.keySeen.map(k => k.value) }
+  })
+  const waitFor = (p: Page, id: string) => p.waitForFunction(
+    (id) => (globalThis as unknown as TabGlobals).keySeen.some(k => k.after === id),
+    id, { timeout: 2_000, polling: 20 },
+  ).catch(async () => assert.fail(`tab 1 did not see ${id} within 2 s: ${JSON.stringify(await seenIn(p))}`))
+
+  const c1 = await commit(t1, 'one (tab 1)') // tab 1's own commit
+  const c2 = await commit(t2, 'two (tab 2)') // the other tab's
+  await waitFor(t1, c2)
+  assert.deepEqual(await seenIn(t1), {
+    seen: [{ branch: 'main', before: undefined, after: c1 }, { branch: 'main', before: c1, after: c2 }],
+    keys: ['one (tab 1)', 'two (tab 2)'],
+  })
+  assert.equal(await t1.evaluate(() => (globalThis as unknown as TabGlobals).repo.branch('main').get('note')), 'two (tab 2)', 'tab 1 reads tab 2\'s value')
+
+  // Unsubscribed, the head watcher hears nothing more; the key watcher, still subscribed, marks when it would have.
+  await t1.evaluate(() => (globalThis as unknown as TabGlobals).stopWatch())
+  const c3 = await commit(t2, 'three (tab 2)')
+  await waitFor(t1, c3)
+  const last = await seenIn(t1)
+  assert.equal(last.seen.length, 2, 'no event after unsubscribing')
+  assert.deepEqual(last.keys, ['one (tab 1)', 'two (tab 2)', 'three (tab 2)'])
+}))

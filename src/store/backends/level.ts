@@ -69,31 +69,38 @@ class LevelRefs implements RefStore {
   private channel: StoreChannel | undefined
   constructor(private readonly db: () => DB, private readonly location: string) {}
   async load(): Promise<void> {
-    this.cache.clear()
-    for await (const [k, v] of this.db().iterator({ gte: 'r', lt: 's' })) this.cache.set(k.slice(1), fromUtf8(v))
-    // Other tabs on the same IndexedDB store announce their ref moves; keep the cache and watchers current.
-    this.channel = openStoreChannel('larix-refs:' + this.location, (m) => {
-      const c = m as RefChange
-      if (typeof c?.name !== 'string') return
-      if (this.cache.get(c.name) === c.new) return
-      const old = this.cache.get(c.name)
-      if (c.new === undefined) this.cache.delete(c.name)
-      else this.cache.set(c.name, c.new)
-      this.watchers.emit({ name: c.name, old, new: c.new })
+    // The channel opens before the refs are read: an announcement that arrives meanwhile is handled after
+    // the read (both run under the same mutex), so no move by another tab is missed.
+    await this.lock.run(async () => {
+      this.channel = openStoreChannel('larix-refs:' + this.location, (m) => {
+        const name = (m as RefChange | undefined)?.name
+        // The message only says which ref moved; the database says where it is now, so a late or
+        // reordered message can never roll the cache back.
+        if (typeof name === 'string') void this.lock.run(() => this.refresh(name)).catch(() => { /* store closed */ })
+      })
+      this.cache.clear()
+      for await (const [k, v] of this.db().iterator({ gte: 'r', lt: 's' })) this.cache.set(k.slice(1), fromUtf8(v))
     })
   }
   close(): void {
     this.channel?.close()
     this.channel = undefined
   }
-  /** The ref as stored: from the cache, or re-read when other contexts may have moved it. */
-  private async current(name: string): Promise<string | undefined> {
-    if (!sharedAcrossContexts) return this.cache.get(name)
+  /** Re-read a ref from the database; if it moved, update the cache and tell the watchers. */
+  private async refresh(name: string): Promise<string | undefined> {
     const v = await this.db().get('r' + name)
     const id = v === undefined ? undefined : fromUtf8(v)
-    if (id === undefined) this.cache.delete(name)
-    else this.cache.set(name, id)
+    const old = this.cache.get(name)
+    if (old !== id) {
+      if (id === undefined) this.cache.delete(name)
+      else this.cache.set(name, id)
+      this.watchers.emit({ name, old, new: id })
+    }
     return id
+  }
+  /** The ref as stored: from the cache, or re-read when other contexts may have moved it. */
+  private current(name: string): Promise<string | undefined> | string | undefined {
+    return sharedAcrossContexts ? this.refresh(name) : this.cache.get(name)
   }
   async get(name: string) { return this.cache.get(name) }
   async list(prefix = '') {
@@ -112,7 +119,7 @@ class LevelRefs implements RefStore {
       if (next === undefined) this.cache.delete(name)
       else this.cache.set(name, next)
       this.watchers.emit({ name, old: cur, new: next })
-      this.channel?.post({ name, old: cur, new: next })
+      this.channel?.post({ name })
       return true
     }))
   }
