@@ -31,9 +31,9 @@ export class NotFoundError extends LarixError<{ what: string; id: string }> {
   }
 }
 
-/** A branch head moved under a writer that could not (or was told not to) retry. */
-export class ConflictError extends LarixError<{ branch: string; expected?: string; actual?: string; attempts?: number }> {
-  constructor(message: string, data: { branch: string; expected?: string; actual?: string; attempts?: number }) {
+/** A branch head moved under a writer that could not (or was told not to) retry, or a merge/revert/transaction met conflicts (`data.conflicts`). */
+export class ConflictError extends LarixError<{ branch: string; expected?: string; actual?: string; attempts?: number; conflicts?: unknown[] }> {
+  constructor(message: string, data: { branch: string; expected?: string; actual?: string; attempts?: number; conflicts?: unknown[] }) {
     super('LARIX_CONFLICT', message, data)
   }
 }

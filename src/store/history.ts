@@ -92,3 +92,107 @@ export async function* walkCommits(reader: ObjectReader, heads: readonly string[
     yield [id, c]
   }
 }
+
+/** The answer of an LCA search: the LCAs, or which limit stopped it. */
+export type LcaResult =
+  | { status: 'ok'; lcas: string[] }
+  | { status: 'max-depth-reached'; maxDepth: number }
+  | { status: 'too-many-lcas'; max: number }
+
+export interface LcaOptions {
+  /** Give up (status 'max-depth-reached') when the search goes deeper than this many commits below a head. */
+  maxDepth?: number
+  /** Give up (status 'too-many-lcas') when there are more LCAs than this. */
+  max?: number
+}
+
+const P1 = 1, P2 = 2, STALE = 4, RESULT = 8
+
+/**
+ * All lowest common ancestors of the commits `as` and `bs` (Git's merge-base --all), walking by generation
+ * number so that the search stops once every path left is below a common ancestor: it touches the commits
+ * between the heads and the LCAs, not the whole history.
+ */
+export async function findLcas(reader: ObjectReader, as: readonly string[], bs: readonly string[], opts: LcaOptions = {}): Promise<LcaResult> {
+  const maxDepth = opts.maxDepth ?? Infinity
+  const max = opts.max ?? Infinity
+  for (const a of as) if (bs.includes(a)) return { status: 'ok', lcas: [a] }
+  const flags = new Map<string, number>()
+  const depth = new Map<string, number>()
+  const heap = new Heap<string>()
+  let nonStale = 0
+  const queued = new Map<string, number>() // how many heap entries each commit has (a commit may be pushed twice)
+  const push = async (id: string, d: number) => {
+    const prev = depth.get(id)
+    if (prev === undefined || d < prev) depth.set(id, d)
+    heap.push(await reader.generation(id), id)
+    queued.set(id, (queued.get(id) ?? 0) + 1)
+  }
+  for (const a of as) { flags.set(a, (flags.get(a) ?? 0) | P1); await push(a, 0) }
+  for (const b of bs) { flags.set(b, (flags.get(b) ?? 0) | P2); await push(b, 0) }
+  const results: string[] = []
+  const anyNonStale = () => {
+    nonStale = 0
+    for (const [id, n] of queued) if (n > 0 && !((flags.get(id) ?? 0) & STALE)) nonStale++
+    return nonStale > 0
+  }
+  let sinceCheck = 0
+  while (heap.size) {
+    // Stop when every commit still queued is below a known common ancestor (checked now and then: it is O(queue)).
+    if (++sinceCheck >= 16 || heap.size < 16) { sinceCheck = 0; if (!anyNonStale()) break }
+    const id = heap.pop()!
+    const n = queued.get(id)! - 1
+    if (n === 0) queued.delete(id)
+    else queued.set(id, n)
+    let f = flags.get(id)! & (P1 | P2 | STALE)
+    if ((f & (P1 | P2)) === (P1 | P2)) {
+      if (!(flags.get(id)! & RESULT)) {
+        flags.set(id, flags.get(id)! | RESULT)
+        if (!(f & STALE)) results.push(id)
+      }
+      f |= STALE
+    }
+    const d = depth.get(id)!
+    const c = await reader.commit(id)
+    for (const p of c.parents) {
+      const pf = flags.get(p) ?? 0
+      if ((pf & f) === f) continue
+      if (!(f & STALE) && d + 1 > maxDepth) return { status: 'max-depth-reached', maxDepth }
+      flags.set(p, pf | f)
+      await push(p, d + 1)
+    }
+  }
+  const lcas = await removeRedundant(reader, results)
+  if (lcas.length > max) return { status: 'too-many-lcas', max }
+  return { status: 'ok', lcas: lcas.sort() }
+}
+
+/** True when `ancestor` is reachable from `descendant` (a commit is its own ancestor). */
+export async function isAncestor(reader: ObjectReader, ancestor: string, descendant: string): Promise<boolean> {
+  if (ancestor === descendant) return true
+  const floor = await reader.generation(ancestor)
+  const seen = new Set<string>([descendant])
+  const stack = [descendant]
+  while (stack.length) {
+    const id = stack.pop()!
+    for (const p of (await reader.commit(id)).parents) {
+      if (p === ancestor) return true
+      if (seen.has(p)) continue
+      seen.add(p)
+      if ((await reader.generation(p)) > floor) stack.push(p)
+    }
+  }
+  return false
+}
+
+/** Drop candidates that are ancestors of other candidates. */
+async function removeRedundant(reader: ObjectReader, ids: string[]): Promise<string[]> {
+  if (ids.length < 2) return ids
+  const keep: string[] = []
+  for (const x of ids) {
+    let redundant = false
+    for (const y of ids) if (y !== x && await isAncestor(reader, x, y)) { redundant = true; break }
+    if (!redundant) keep.push(x)
+  }
+  return keep
+}

@@ -1,6 +1,13 @@
 // The platform-neutral core of larix.
 export { Repo, Branch, Snapshot, Transaction, toCommit } from './repo.js'
-export type { Commit, CommitInfo, RepoOptions, WriteOptions, TransactionOptions, TransactionResult, HeadChange, KeyChange } from './repo.js'
+export type {
+  Commit, CommitInfo, RepoOptions, WriteOptions, TransactionOptions, TransactionResult, HeadChange, KeyChange,
+  MergeResult, MergeOptions, TreeMerge,
+} from './repo.js'
+export { mergers, conflict, MergeConflict } from './merge/mergers.js'
+export type { Merger, MergeContext, LwwRegister } from './merge/mergers.js'
+export type { Conflict, TreeSide } from './merge/trees.js'
+export type { LcaResult, LcaOptions } from './history.js'
 export { Tree } from './tree.js'
 export type { ListEntry, CacheOptions } from './tree.js'
 export type { Backend, ObjectStore, RefStore, RefChange } from './backend.js'

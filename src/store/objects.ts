@@ -11,6 +11,11 @@ export const OBJECT_TYPES: readonly ObjectType[] = ['blob', 'tree', 'commit', 't
 export interface GitObject {
   type: ObjectType
   body: Uint8Array
+  /**
+   * For commits, when known: 1 + the largest generation of its parents (1 for a root), as in Git's
+   * commit-graph. Backends that can keep it next to the object do; it lets LCA searches stop early.
+   */
+  generation?: number
 }
 
 /** A Git object with its id, as backends store it. */

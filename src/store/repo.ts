@@ -7,7 +7,12 @@ import { levelBackend } from './backends/level.js'
 import { resolveCodec } from './contents.js'
 import type { Codec, CodecName } from './contents.js'
 import { BadArgumentError, BadValueError, ConflictError, LarixError, NotFoundError } from './errors.js'
-import { walkCommits } from './history.js'
+import { findLcas, isAncestor, walkCommits } from './history.js'
+import type { LcaOptions, LcaResult } from './history.js'
+import { mergeNodes } from './merge/trees.js'
+import type { Conflict, MergeContext } from './merge/trees.js'
+import { MergeRules } from './merge/rules.js'
+import type { Merger } from './merge/mergers.js'
 import { encodeCommit, formatPerson, isObjectId, objectId, parsePerson } from './objects.js'
 import type { CommitObject, Person, StoredObject } from './objects.js'
 import { formatPath, parsePath } from './path.js'
@@ -48,6 +53,11 @@ export interface RepoOptions<V = unknown> {
   /** Clock in milliseconds (tests pin it). */
   now?: () => number
   cache?: CacheOptions
+  /**
+   * Mergers by path glob (`*` one segment, `**` any number); the most specific rule wins; the default is
+   * `mergers.json`. @example { 'counters/**': mergers.counter, 'docs/*.md': mergers.text }
+   */
+  merge?: Record<string, Merger>
 }
 
 export interface WriteOptions {
@@ -58,8 +68,33 @@ export interface WriteOptions {
 }
 
 export interface TransactionOptions extends WriteOptions {
-  /** 'test-and-set' (default): if the head moved while `fn` ran, run `fn` again on the new head. */
-  strategy?: 'test-and-set'
+  /**
+   * When the head moved while `fn` ran: 'test-and-set' (default) runs `fn` again on the new head;
+   * 'merge' merges what `fn` wrote into the new head with the store's mergers (LARIX_CONFLICT if it cannot).
+   */
+  strategy?: 'test-and-set' | 'merge'
+}
+
+/** The outcome of `branch.merge`. */
+export type MergeResult<V = unknown> =
+  | { status: 'up-to-date'; commit: Commit }
+  | { status: 'fast-forward'; commit: Commit }
+  | { status: 'merged'; commit: Commit }
+  | { status: 'conflict'; conflicts: Conflict<V>[] }
+
+export interface MergeOptions extends WriteOptions {
+  /** Always make a merge commit, even when a fast-forward would do. */
+  noFastForward?: boolean
+  /** Compute the result but move no branch (the merged tree's objects are stored, as git merge-tree does). */
+  dryRun?: boolean
+}
+
+/** A merge preview: the merged tree (with ours' version where there are conflicts) and the conflicts. */
+export interface TreeMerge<V = unknown> {
+  tree: Tree<V>
+  conflicts: Conflict<V>[]
+  /** The LCAs the merge used as its base (merged into a virtual base when there are several). */
+  bases: string[]
 }
 
 export interface TransactionResult<T> {
@@ -110,6 +145,7 @@ export class Repo<V = unknown> {
   private readonly committer: { name: string; email: string }
   private readonly now: () => number
   private readonly locks = new Map<string, Mutex>()
+  /** @internal */ readonly rules: MergeRules
 
   private constructor(backend: Backend, opts: RepoOptions<V>) {
     this.backend = backend
@@ -118,6 +154,7 @@ export class Repo<V = unknown> {
     this.author = parseIdentity(opts.author ?? DEFAULT_AUTHOR, 'author')
     this.committer = opts.committer ? parseIdentity(opts.committer, 'committer') : this.author
     this.now = opts.now ?? Date.now
+    this.rules = new MergeRules(opts.merge)
   }
 
   /** Open (or create) a store. */
@@ -200,6 +237,72 @@ export class Repo<V = unknown> {
     await this.backend.close()
   }
 
+  /**
+   * All lowest common ancestors of two revisions (Git's `merge-base --all`). Limits give typed answers.
+   * @example const r = await repo.lcas('main', 'feature', { maxDepth: 1000 }); if (r.status === 'ok') r.lcas
+   */
+  async lcas(a: string, b: string, opts: LcaOptions = {}): Promise<LcaResult> {
+    for (const [k, v] of Object.entries(opts)) {
+      if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) throw new BadArgumentError(`${k} must be a number >= 0`, k)
+    }
+    return findLcas(this.reader, [await this.resolve(a)], [await this.resolve(b)], opts)
+  }
+
+  /** True when revision `ancestor` is reachable from `descendant`. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    return isAncestor(this.reader, await this.resolve(ancestor), await this.resolve(descendant))
+  }
+
+  /** @internal A fresh merge context writing into `draft`. */
+  mergeContext(draft: Draft): MergeContext<V> {
+    return { reader: this.reader, codec: this.codec, rules: this.rules, draft, conflicts: [] }
+  }
+
+  /** @internal The tree to merge against for these LCAs: none (empty), one, or several merged into a virtual base. */
+  async baseTree(lcas: readonly string[]): Promise<TreeNode | undefined> {
+    if (lcas.length === 0) return undefined
+    const treeOf = async (c: string) => this.reader.tree((await this.reader.commit(c)).tree)
+    let acc: TreeNode | undefined = await treeOf(lcas[0])
+    const merged = [lcas[0]]
+    for (const next of lcas.slice(1)) {
+      const r = await findLcas(this.reader, merged, [next])
+      const sub = r.status === 'ok' ? await this.baseTree(r.lcas) : undefined
+      const draft = new Draft(this.reader, emptyNode())
+      // Conflicts between the LCAs themselves keep the first LCA's version in the virtual base.
+      const root = await mergeNodes(this.mergeContext(draft), sub, acc, await treeOf(next))
+      draft.root = root ?? draft.newNode()
+      const { objects } = draft.seal()
+      await this.backend.objects.putMany(objects)
+      acc = draft.root
+      merged.push(next)
+    }
+    return acc
+  }
+
+  /** @internal Merge `theirs` into `ours` (commit ids); the result's objects are not stored yet. */
+  async mergeCommitTrees(ours: string, theirs: string): Promise<{ draft: Draft; conflicts: Conflict<V>[]; bases: string[] }> {
+    const r = await findLcas(this.reader, [ours], [theirs])
+    const bases = r.status === 'ok' ? r.lcas : []
+    const base = await this.baseTree(bases)
+    const treeOf = async (c: string) => this.reader.tree((await this.reader.commit(c)).tree)
+    const draft = new Draft(this.reader, emptyNode())
+    const ctx = this.mergeContext(draft)
+    const root = await mergeNodes(ctx, base, await treeOf(ours), await treeOf(theirs))
+    draft.root = root ?? draft.newNode()
+    return { draft, conflicts: ctx.conflicts, bases }
+  }
+
+  /**
+   * Preview the merge of two revisions without moving any branch (like `git merge-tree --write-tree`).
+   * @example const { conflicts } = await repo.mergeTrees('main', 'feature')
+   */
+  async mergeTrees(ours: string, theirs: string): Promise<TreeMerge<V>> {
+    const { draft, conflicts, bases } = await this.mergeCommitTrees(await this.resolve(ours), await this.resolve(theirs))
+    const { objects } = draft.seal()
+    await this.backend.objects.putMany(objects)
+    return { tree: new Tree(this.reader, this.codec, draft.root), conflicts, bases }
+  }
+
   /** @internal One writer at a time per ref inside this process; other processes are held off by compare-and-set. */
   lockFor(ref: string): Mutex {
     let m = this.locks.get(ref)
@@ -208,7 +311,9 @@ export class Repo<V = unknown> {
   }
 
   /** @internal Build a commit object for `tree`. */
-  makeCommit(tree: string, parents: string[], opts: WriteOptions, defaultMessage: string): { stored: StoredObject; commit: Commit } {
+  async makeCommit(tree: string, parents: string[], opts: WriteOptions, defaultMessage: string): Promise<{ stored: StoredObject; commit: Commit }> {
+    let generation = 1
+    for (const p of parents) generation = Math.max(generation, (await this.reader.generation(p)) + 1)
     const ms = this.now()
     const when = { timestamp: Math.floor(ms / 1000), timezoneOffset: -new Date(ms).getTimezoneOffset() || 0 }
     const author: Person = { ...(opts.author ? parseIdentity(opts.author, 'author') : this.author), ...when }
@@ -219,8 +324,8 @@ export class Repo<V = unknown> {
     const obj: CommitObject = { tree, parents, author, committer, message }
     const body = encodeCommit(obj)
     const id = objectId('commit', body)
-    this.reader.rememberCommit(id, obj)
-    return { stored: { id, type: 'commit', body }, commit: toCommit(id, obj) }
+    this.reader.rememberCommit(id, obj, generation)
+    return { stored: { id, type: 'commit', body, generation }, commit: toCommit(id, obj) }
   }
 
   /** @internal Store a commit's objects, then move `ref` by compare-and-set; in one write when the backend can. */
@@ -391,7 +496,7 @@ export class Branch<V = unknown> {
         const { id: tree, objects } = draft.seal()
         if (head.commit && tree === head.commit.tree) return current
         if (!head.commit && tree === emptyNode().id) return current
-        const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, defaultMessage)
+        const { stored, commit } = await repo.makeCommit(tree, head.id ? [head.id] : [], opts, defaultMessage)
         objects.push(stored)
         if (await repo.storeAndMove(objects, this.ref, head.id, commit.id)) return commit
         if (attempt < retries) await backoff(attempt)
@@ -412,7 +517,7 @@ export class Branch<V = unknown> {
   async transaction<T>(fn: (tx: Transaction<V>) => Promise<T> | T, opts: TransactionOptions = {}): Promise<TransactionResult<T>> {
     const retries = retriesOf(opts, 5)
     const strategy = opts.strategy ?? 'test-and-set'
-    if (strategy !== 'test-and-set') throw new BadArgumentError(`unknown transaction strategy ${JSON.stringify(strategy)}`, 'strategy')
+    if (strategy !== 'test-and-set' && strategy !== 'merge') throw new BadArgumentError(`unknown transaction strategy ${JSON.stringify(strategy)} (test-and-set, merge)`, 'strategy')
     const { repo } = this
     for (let attempt = 1; ; attempt++) {
       const head = await repo.headOf(this.ref)
@@ -431,11 +536,12 @@ export class Branch<V = unknown> {
         if (tx.draft.root === head.root) return { commit: base }
         const { id: tree, objects } = tx.draft.seal()
         if ((head.commit && tree === head.commit.tree) || (!head.commit && tree === emptyNode().id)) return { commit: base }
-        const { stored, commit } = repo.makeCommit(tree, head.id ? [head.id] : [], opts, 'transaction')
+        const { stored, commit } = await repo.makeCommit(tree, head.id ? [head.id] : [], opts, 'transaction')
         objects.push(stored)
         return (await repo.storeAndMove(objects, this.ref, head.id, commit.id)) ? { commit } : undefined
       })
       if (outcome) return { commit: outcome.commit, result, attempts: attempt }
+      if (strategy === 'merge') return { ...(await this.mergeTransaction(tx.draft, head.root, opts, retries)), result }
       if (attempt <= retries) await backoff(attempt - 1)
       else {
         throw new ConflictError(`branch ${this.name} moved while the transaction ran (${attempt} attempts)`, {
@@ -443,6 +549,114 @@ export class Branch<V = unknown> {
         })
       }
     }
+  }
+
+  /** The head moved while a transaction ran: merge what it wrote (base → txDraft) into the new head. */
+  private async mergeTransaction(txDraft: Draft, base: TreeNode, opts: WriteOptions, retries: number): Promise<{ commit: Commit | undefined; attempts: number }> {
+    const { repo } = this
+    const { objects: txObjects } = txDraft.seal()
+    await repo.backend.objects.putMany(txObjects)
+    for (let attempt = 0; ; attempt++) {
+      const done = await repo.lockFor(this.ref).run(async () => {
+        const cur = await repo.headOf(this.ref)
+        const current = cur.id === undefined ? undefined : toCommit(cur.id, cur.commit!)
+        const draft = new Draft(repo.reader, emptyNode())
+        const ctx = repo.mergeContext(draft)
+        const root = await mergeNodes(ctx, base, cur.root, txDraft.root)
+        if (ctx.conflicts.length) {
+          throw new ConflictError(`the transaction conflicts with changes made on ${this.name} meanwhile: ${ctx.conflicts.map(c => c.path).join(', ')}`, {
+            branch: this.name, actual: cur.id, conflicts: ctx.conflicts,
+          })
+        }
+        draft.root = root ?? draft.newNode()
+        const { id: tree, objects } = draft.seal()
+        if ((cur.commit && tree === cur.commit.tree) || (!cur.commit && tree === emptyNode().id)) return { commit: current }
+        const { stored, commit } = await repo.makeCommit(tree, cur.id ? [cur.id] : [], opts, 'transaction')
+        objects.push(stored)
+        return (await repo.storeAndMove(objects, this.ref, cur.id, commit.id)) ? { commit } : undefined
+      })
+      if (done) return { commit: done.commit, attempts: attempt + 2 }
+      if (attempt >= retries) throw new ConflictError(`branch ${this.name} kept moving while merging the transaction`, { branch: this.name, attempts: attempt + 2 })
+      await backoff(attempt + 1)
+    }
+  }
+
+  /**
+   * Merge a branch or commit into this branch: `fast-forward`, `up-to-date`, `merged` (a commit with both
+   * parents), or `conflict` with the conflicts and this branch unchanged.
+   * @example const r = await main.merge('feature'); if (r.status === 'conflict') console.log(r.conflicts)
+   */
+  async merge(from: string, opts: MergeOptions = {}): Promise<MergeResult<V>> {
+    const { repo } = this
+    const retries = retriesOf(opts, 13)
+    const theirs = await repo.resolve(from)
+    const theirsCommit = await repo.commit(theirs)
+    for (let attempt = 0; ; attempt++) {
+      const head = await repo.backend.refs.get(this.ref)
+      if (head !== undefined && (head === theirs || await isAncestor(repo.reader, theirs, head))) {
+        return { status: 'up-to-date', commit: await repo.commit(head) }
+      }
+      if (head === undefined || (!opts.noFastForward && await isAncestor(repo.reader, head, theirs))) {
+        if (opts.dryRun || await repo.backend.refs.cas(this.ref, head, theirs)) return { status: 'fast-forward', commit: theirsCommit }
+      } else {
+        const { draft, conflicts } = await repo.mergeCommitTrees(head, theirs)
+        if (conflicts.length) return { status: 'conflict', conflicts }
+        const { id: tree, objects } = draft.seal()
+        const { stored, commit } = await repo.makeCommit(tree, [head, theirs], opts, `Merge ${from} into ${this.name}`)
+        objects.push(stored)
+        if (opts.dryRun) {
+          await repo.backend.objects.putMany(objects)
+          return { status: 'merged', commit }
+        }
+        if (await repo.storeAndMove(objects, this.ref, head, commit.id)) return { status: 'merged', commit }
+      }
+      if (attempt >= retries) throw new ConflictError(`branch ${this.name} kept moving during the merge`, { branch: this.name, attempts: attempt + 1 })
+      await backoff(attempt + 1)
+    }
+  }
+
+  /**
+   * Make a new commit that undoes exactly what `rev` changed (a three-way merge, so later changes to other
+   * paths stay). A merge commit needs `mainline`: the 1-based parent whose side is kept.
+   * @example await main.revert(badCommit.id)
+   */
+  async revert(rev: string, opts: WriteOptions & { mainline?: number } = {}): Promise<Commit> {
+    const { repo } = this
+    const target = await repo.commit(rev)
+    const { mainline } = opts
+    if (target.parents.length > 1 && mainline === undefined) {
+      throw new BadArgumentError(`commit ${target.id} is a merge: pass mainline (1 to ${target.parents.length}), the parent whose side to keep`, 'mainline')
+    }
+    if (mainline !== undefined && (!Number.isInteger(mainline) || mainline < 1 || mainline > Math.max(1, target.parents.length) || target.parents.length === 0)) {
+      throw new BadArgumentError(`mainline must be a parent number from 1 to ${target.parents.length} for commit ${target.id}`, 'mainline')
+    }
+    const parent = target.parents[(mainline ?? 1) - 1]
+    const base = await repo.reader.tree(target.tree)
+    const theirs = parent === undefined ? undefined : await repo.reader.tree((await repo.reader.commit(parent)).tree)
+    const subject = target.info.message.split('\n')[0]
+    const message = opts.message ?? `Revert "${subject}"\n\nThis reverts commit ${target.id}.`
+    const retries = retriesOf(opts, 13)
+    return repo.lockFor(this.ref).run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const head = await repo.headOf(this.ref)
+        const draft = new Draft(repo.reader, emptyNode())
+        const ctx = repo.mergeContext(draft)
+        const root = await mergeNodes(ctx, base, head.root, theirs)
+        if (ctx.conflicts.length) {
+          throw new ConflictError(`cannot revert ${target.id}: later commits changed the same values (${ctx.conflicts.map(c => c.path).join(', ')})`, {
+            branch: this.name, actual: head.id, conflicts: ctx.conflicts,
+          })
+        }
+        draft.root = root ?? draft.newNode()
+        const { id: tree, objects } = draft.seal()
+        if (head.commit && tree === head.commit.tree) return toCommit(head.id!, head.commit)
+        const { stored, commit } = await repo.makeCommit(tree, head.id ? [head.id] : [], { ...opts, message }, message)
+        objects.push(stored)
+        if (await repo.storeAndMove(objects, this.ref, head.id, commit.id)) return commit
+        if (attempt >= retries) throw new ConflictError(`branch ${this.name} kept moving during the revert`, { branch: this.name, attempts: attempt + 1 })
+        await backoff(attempt + 1)
+      }
+    })
   }
 
   /** History of the branch, newest first; with `path`, only the commits that changed that path. */

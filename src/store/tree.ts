@@ -40,6 +40,7 @@ export class ObjectReader {
   private readonly trees: LRU<string, TreeNode>
   private readonly blobs: LRU<string, Uint8Array>
   private readonly commits: LRU<string, CommitObject>
+  private readonly generations = new LRU<string, number>(1_000_000)
   constructor(readonly objects: ObjectStore, opts: CacheOptions = {}) {
     this.trees = new LRU(opts.trees ?? 50_000)
     this.blobs = new LRU(opts.valueBytes ?? 64 * 1024 * 1024, (b) => b.length + 64)
@@ -86,10 +87,38 @@ export class ObjectReader {
     const o = await this.object(id, 'commit')
     const c = decodeCommit(o.body)
     this.commits.set(id, c)
+    if (o.generation !== undefined) this.generations.set(id, o.generation)
     return c
   }
 
-  rememberCommit(id: string, c: CommitObject): void { this.commits.set(id, c) }
+  /**
+   * The generation number of a commit: 1 for a root, else 1 + its parents' largest. Read from the store
+   * when it keeps them; otherwise computed once, walking down to commits whose generation is known.
+   */
+  async generation(id: string): Promise<number> {
+    const known = this.generations.get(id)
+    if (known !== undefined) return known
+    const stack = [id]
+    while (stack.length) {
+      const top = stack[stack.length - 1]
+      if (this.generations.get(top) !== undefined) { stack.pop(); continue }
+      const c = await this.commit(top)
+      if (this.generations.get(top) !== undefined) { stack.pop(); continue }
+      let max = 0
+      let pending = false
+      for (const p of c.parents) {
+        const g = this.generations.get(p)
+        if (g === undefined) { stack.push(p); pending = true } else if (g > max) max = g
+      }
+      if (!pending) { this.generations.set(top, max + 1); stack.pop() }
+    }
+    return this.generations.get(id)!
+  }
+
+  rememberCommit(id: string, c: CommitObject, generation?: number): void {
+    this.commits.set(id, c)
+    if (generation !== undefined) this.generations.set(id, generation)
+  }
   rememberBlob(id: string, data: Uint8Array): void { this.blobs.set(id, data) }
 }
 
@@ -284,6 +313,11 @@ export class Draft {
     return true
   }
 
+  /** A new empty node owned by this draft (for building merge results). */
+  newNode(): TreeNode {
+    return { id: undefined, entries: new Map(), owner: this.token }
+  }
+
   /** Hash every node this draft changed, bottom up. Returns the root id and the new objects to store. */
   seal(): { id: string; objects: StoredObject[] } {
     const objects: StoredObject[] = []
@@ -333,7 +367,7 @@ export class Tree<V = unknown> {
   constructor(private readonly reader: ObjectReader, private readonly codec: Codec<V>, /** @internal */ readonly root: TreeNode) {}
 
   /** The Git id of this tree. */
-  get id(): string { return this.root.id! }
+  get id(): string { return this.root.id ?? '' }
 
   /** The value at `path`, or undefined when there is none (a directory is not a value). */
   async get(path: PathInput): Promise<V | undefined> {

@@ -13,7 +13,14 @@ class MemoryObjects implements ObjectStore {
     return out
   }
   async putMany(objects: readonly StoredObject[]) {
-    for (const o of objects) if (!this.map.has(o.id)) this.map.set(o.id, { type: o.type, body: o.body })
+    for (const o of objects) {
+      const had = this.map.get(o.id)
+      if (!had || (had.generation === undefined && o.generation !== undefined)) {
+        const v: GitObject = { type: o.type, body: o.body }
+        if (o.generation !== undefined) v.generation = o.generation
+        this.map.set(o.id, v)
+      }
+    }
   }
 }
 
