@@ -18,7 +18,7 @@ import { Repo, json, memoryBackend, msgpack } from '../src/index.js'
 import { backendCases } from './backend-suite.js'
 import { scenarioOptions, summarize, writeHistory } from './browser/scenario.js'
 import type { Summary } from './browser/scenario.js'
-import { openTabs, startAt } from './browser/tabs.js'
+import { installProbes, openTabs, startAt } from './browser/tabs.js'
 import type { TabGlobals } from './browser/tabs.js'
 
 type Larix = typeof import('../src/browser/index.js')
@@ -207,7 +207,9 @@ for (const kind of ['level', 'memory'] as const) {
 
 // Tabs of one origin share IndexedDB: a ref update in one must be seen by the compare-and-set of the other (Web Lock
 // and re-read), and by its cache and watchers (BroadcastChannel). Each test has its own browser context (its own
-// IndexedDB), with two or three pages in it.
+// IndexedDB), with two or three pages in it. The last three pin down races that real timing hits only now and then
+// (an open during another tab's commit, an announcement that comes late): probes in test/browser/tabs.ts hold a
+// tab's IndexedDB read or its announcements back, so the race happens the same way every time.
 
 /** Run `fn` with a fresh browser context; fail with what the pages said, close the context after. */
 async function inContext<T>(fn: (ctx: BrowserContext, errors: string[]) => Promise<T>): Promise<T> {
@@ -380,4 +382,121 @@ test('two tabs: a branch watcher in one tab sees the commits of the other', { ti
   const last = await seenIn(t1)
   assert.equal(last.seen.length, 2, 'no event after unsubscribing')
   assert.deepEqual(last.keys, ['one (tab 1)', 'two (tab 2)', 'three (tab 2)'])
+}))
+
+// For the tests below: a tab's backend (`g.backend`, or `g.other`, a second one in the same tab) on `db`, and what
+// its refs watcher heard (`g.refSeen`). A ref moved under a "flag" ref name serves as a marker: announcements from one
+// channel arrive in order, so once a tab has seen the flag's move, it has dealt with every announcement before it.
+const FLAG = 'refs/heads/flag'
+const tabOf = (p: Page) => p.evaluate(async () => {
+  const g = globalThis as unknown as TabGlobals
+  return { refs: await g.backend.refs.list(), seen: g.refSeen }
+})
+/** Open `g.backend` on `db` in `p`, its refs watched into `g.refSeen`. */
+const openWatched = (p: Page, db: string) => p.evaluate(async (db) => {
+  const g = globalThis as unknown as TabGlobals
+  g.backend = g.larix.levelBackend(db)
+  g.refSeen = []
+  g.backend.refs.watch(c => g.refSeen.push(c))
+  await g.backend.open()
+}, db)
+/** Compare-and-set on `g.backend` (or `g.other`) in `p`. */
+const casIn = (p: Page, which: 'backend' | 'other', ref: string, expected: string | undefined, next: string) => p.evaluate(
+  ([which, ref, e, n]) => (globalThis as unknown as TabGlobals)[which].refs.cas(ref, e ?? undefined, n),
+  [which, ref, expected ?? null, next] as const,
+)
+/** Wait until `g.backend` in `p` has the ref `name` at `id`, as announced. */
+const waitForRef = (p: Page, name: string, id: string) => p.waitForFunction(
+  ([name, id]) => (globalThis as unknown as TabGlobals).backend.refs.get(name).then(v => v === id),
+  [name, id] as const, { timeout: 2_000, polling: 10 },
+).catch(async () => assert.fail(`the tab did not see ${name} at ${id} within 2 s: ${JSON.stringify(await tabOf(p))}`))
+
+test('two tabs: a tab that opens the store while the other commits does not miss the move', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const db = 'larix-two-tabs-open-race'
+  const [t1, t2] = await openTabs(ctx, origin, 2, errors)
+  await installProbes(t2)
+  await openWatched(t1, db)
+  assert.equal(await casIn(t1, 'backend', MAIN, undefined, A), true)
+
+  // Tab 2 opens the store; its read of the refs finds main at A and is held there, before the result is used.
+  await t2.evaluate(async (db) => {
+    const g = globalThis as unknown as TabGlobals
+    const hold = g.probes.holdNextRead()
+    g.hold = hold
+    g.backend = g.larix.levelBackend(db)
+    g.refSeen = []
+    g.backend.refs.watch(c => g.refSeen.push(c))
+    g.opening = g.backend.open()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([hold.held, new Promise((_, no) => { timer = setTimeout(() => no(new Error('the read of the refs was not held')), 2_000) })])
+    clearTimeout(timer)
+  }, db)
+  // Meanwhile tab 1 moves main to B and announces it; then tab 2 goes on with what it read (A) and finishes opening.
+  assert.equal(await casIn(t1, 'backend', MAIN, A, B), true)
+  await t2.evaluate(async () => {
+    const g = globalThis as unknown as TabGlobals
+    g.hold.release()
+    await g.opening
+  })
+  // Tab 2 must have heard of B: whatever it hears from tab 1 after opening (the flag), it hears after main's move.
+  assert.equal(await casIn(t1, 'backend', FLAG, undefined, C), true)
+  await waitForRef(t2, FLAG, C)
+  assert.deepEqual(await tabOf(t2), {
+    refs: [{ name: FLAG, id: C }, { name: MAIN, id: B }],
+    seen: [{ name: MAIN, old: A, new: B }, { name: FLAG, old: undefined, new: C }],
+  }, 'tab 2 has main at B, as stored, and its watchers heard the move from A')
+}))
+
+test('two tabs: a compare-and-set that finds the ref moved tells the watchers, before the announcement comes', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const db = 'larix-two-tabs-cas-reread'
+  const [t1, t2] = await openTabs(ctx, origin, 2, errors)
+  await installProbes(t2)
+  await openWatched(t1, db)
+  // Tab 2 announces late: its moves reach tab 1 only at release().
+  await t2.evaluate(async (db) => {
+    const g = globalThis as unknown as TabGlobals
+    g.backend = g.larix.levelBackend(db)
+    g.hold = await g.probes.openHoldingAnnouncements(g.backend)
+  }, db)
+
+  assert.equal(await casIn(t1, 'backend', MAIN, undefined, A), true, 'tab 1 creates main at A')
+  assert.equal(await casIn(t2, 'backend', MAIN, A, B), true, 'tab 2 moves it to B (and says so late)')
+  assert.equal(await casIn(t1, 'backend', MAIN, A, C), false, 'tab 1 cannot move main from A: its re-read finds B')
+  assert.deepEqual((await tabOf(t1)).seen, [{ name: MAIN, old: undefined, new: A }, { name: MAIN, old: A, new: B }],
+    'the re-read that found B told tab 1\'s watchers')
+  // The late announcement of B changes nothing more: tab 1 knew.
+  await t2.evaluate(() => (globalThis as unknown as TabGlobals).hold.release())
+  assert.equal(await casIn(t2, 'backend', FLAG, undefined, C), true)
+  await waitForRef(t1, FLAG, C)
+  assert.deepEqual(await tabOf(t1), {
+    refs: [{ name: FLAG, id: C }, { name: MAIN, id: B }],
+    seen: [{ name: MAIN, old: undefined, new: A }, { name: MAIN, old: A, new: B }, { name: FLAG, old: undefined, new: C }],
+  }, 'tab 1\'s watchers heard each move of main once, in order')
+}))
+
+test('two tabs: a late announcement does not roll the cache back', { timeout: 20_000 }, () => inContext(async (ctx, errors) => {
+  const db = 'larix-two-tabs-late-announcement'
+  const [t1, t2] = await openTabs(ctx, origin, 2, errors)
+  await installProbes(t2)
+  await openWatched(t1, db)
+  // Tab 2 has two backends on the store: `other` announces late, `backend` on time.
+  await t2.evaluate(async (db) => {
+    const g = globalThis as unknown as TabGlobals
+    g.other = g.larix.levelBackend(db)
+    g.hold = await g.probes.openHoldingAnnouncements(g.other)
+    g.backend = g.larix.levelBackend(db)
+    await g.backend.open()
+  }, db)
+
+  assert.equal(await casIn(t2, 'other', MAIN, undefined, A), true, 'the slow one creates main at A (and says so late)')
+  assert.equal(await casIn(t2, 'backend', MAIN, A, B), true, 'the other moves it to B')
+  await waitForRef(t1, MAIN, B)
+  // Now the announcement of A arrives, after that of B.
+  await t2.evaluate(() => (globalThis as unknown as TabGlobals).hold.release())
+  assert.equal(await casIn(t2, 'other', FLAG, undefined, C), true)
+  await waitForRef(t1, FLAG, C)
+  assert.deepEqual(await tabOf(t1), {
+    refs: [{ name: FLAG, id: C }, { name: MAIN, id: B }],
+    seen: [{ name: MAIN, old: undefined, new: B }, { name: FLAG, old: undefined, new: C }],
+  }, 'tab 1 still has main at B, as stored, and its watchers never heard of a move back to A')
 }))

@@ -1,7 +1,7 @@
 // Several tabs of one origin on one IndexedDB store, for test/browser.test.ts: each tab is a page of the same
 // browser context (so they share IndexedDB, Web Locks and BroadcastChannel) with larix.js imported.
 import type { BrowserContext, Page } from 'playwright-core'
-import type { HeadChange, KeyChange, LevelBackend, Repo } from '../../src/store/index.js'
+import type { HeadChange, KeyChange, LevelBackend, RefChange, Repo } from '../../src/store/index.js'
 
 type Larix = typeof import('../../src/browser/index.js')
 
@@ -13,6 +13,100 @@ export interface TabGlobals {
   seen: HeadChange[]
   keySeen: KeyChange<unknown>[]
   stopWatch: () => void
+  /** A second backend in the same tab (on the same store: to IndexedDB, Web Locks and BroadcastChannel, another tab). */
+  other: LevelBackend
+  /** What a backend's `refs.watch` heard. */
+  refSeen: RefChange[]
+  /** A `backend.open()` under way. */
+  opening: Promise<void>
+  /** Installed by `installProbes`. */
+  probes: Probes
+  /** A hold made by one of the probes, to release later. */
+  hold: Hold
+}
+
+/** Something held back by a probe until `release()`. */
+export interface Hold { release(): void }
+
+/**
+ * Ways to make the timing of one tab's IndexedDB reads and announcements deterministic, installed in a tab by
+ * `installProbes`. They patch browser APIs of that tab only; each patch undoes itself once used.
+ */
+export interface Probes {
+  /**
+   * Open `backend` with its BroadcastChannel held back: what it posts waits, in order, until `release()`, as if
+   * the tab were slow to announce its ref moves. Other channels (opened before or after) are not affected.
+   */
+  openHoldingAnnouncements(backend: LevelBackend): Promise<Hold>
+  /**
+   * Hold the next read-only IndexedDB transaction of this tab once it has read and completed: `held` resolves
+   * then, and the reader gets its result only at `release()`. Meanwhile other tabs can write (the transaction is
+   * over), so the reader goes on with what it read before their write. Relies on browser-level resolving its
+   * reads in `transaction.oncomplete`.
+   */
+  holdNextRead(): Hold & { held: Promise<void> }
+}
+
+/** Install `globalThis.probes` (see `Probes`) in `page`. */
+export async function installProbes(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const g = globalThis as unknown as TabGlobals
+    const gate = () => {
+      let release!: () => void
+      const open = new Promise<void>(r => { release = r })
+      return { open, release }
+    }
+    g.probes = {
+      async openHoldingAnnouncements(backend) {
+        const Real = globalThis.BroadcastChannel
+        const queued: unknown[] = []
+        let holding = true
+        let made: BroadcastChannel | undefined
+        class Held extends Real {
+          constructor(name: string) {
+            super(name)
+            made = this
+            globalThis.BroadcastChannel = Real // this channel only
+          }
+          override postMessage(m: unknown): void {
+            if (holding) queued.push(m)
+            else super.postMessage(m)
+          }
+        }
+        globalThis.BroadcastChannel = Held
+        try { await backend.open() } finally { globalThis.BroadcastChannel = Real }
+        if (!made) throw new Error('the backend opened no BroadcastChannel')
+        const ch = made
+        return {
+          release() {
+            holding = false
+            for (const m of queued.splice(0)) ch.postMessage(m)
+          },
+        }
+      },
+      holdNextRead() {
+        const proto = IDBDatabase.prototype
+        const transaction = proto.transaction
+        const oncomplete = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, 'oncomplete')!
+        const held = gate(), released = gate()
+        proto.transaction = function (this: IDBDatabase, ...args: Parameters<typeof transaction>) {
+          const tx = transaction.apply(this, args)
+          if (tx.mode !== 'readonly') return tx
+          proto.transaction = transaction // the next read-only transaction only
+          Object.defineProperty(tx, 'oncomplete', {
+            configurable: true,
+            get: () => oncomplete.get!.call(tx),
+            set: (fn: ((this: IDBTransaction, ev: Event) => unknown) | null) => oncomplete.set!.call(tx, fn && ((ev: Event) => {
+              held.release()
+              void released.open.then(() => fn.call(tx, ev))
+            })),
+          })
+          return tx
+        } as typeof transaction
+        return { held: held.open, release: released.release }
+      },
+    }
+  })
 }
 
 /**
