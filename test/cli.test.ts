@@ -227,7 +227,7 @@ describe('larix command', { concurrency: 4 }, () => {
     await usage(run('--frob', 'ls'), /unknown option --frob/)
     await usage(run('ls', '--store'), /--store needs a value/)
     await usage(run(), /no command/)
-    await usage(run('merge', 'x'), /merge is not available/)
+    await usage(run('serve'), /serve is not available/)
     const r = await run('--json', 'frobnicate')
     assert.equal(r.code, 2)
     assert.deepEqual(json<{ error: { code: string } }>(r.stderr).error.code, 'LARIX_USAGE')
@@ -235,7 +235,7 @@ describe('larix command', { concurrency: 4 }, () => {
 
   test('help and version', async () => {
     const help = await ok(larix(['--help']))
-    for (const cmd of ['init', 'get PATH', 'set PATH JSON', 'rm PATH', 'ls [PATH]', 'log [PATH]', 'branch [NAME]', 'fork FROM TO', 'reset COMMIT', 'show COMMIT', 'tour']) {
+    for (const cmd of ['init', 'get PATH', 'set PATH JSON', 'rm PATH', 'ls [PATH]', 'log [PATH]', 'branch [NAME]', 'fork FROM TO', 'merge FROM', 'revert COMMIT', 'reset COMMIT', 'show COMMIT', 'tour', '--graph', '--into B', '--no-ff', '--dry-run', '--mainline N']) {
       assert.ok(help.includes(cmd), `help mentions ${cmd}`)
     }
     assert.match(help, /missing key/)

@@ -28,7 +28,7 @@ blocks.forEach((code, i) => {
         assert.equal(lines.at(-1), '1')
       }
       if (i === 1) {
-        assert.deepEqual(out.trim().split('\n'), ['merged', '12', "{ done: true, title: 'oat milk' }", 'conflict todo/1 both sides changed $.title'])
+        assert.deepEqual(out.trim().split('\n'), ['merged', '12', "{ done: true, title: 'oat milk' }", 'conflict todo/1 both sides changed title'])
       }
     } finally { rmSync(file, { force: true }) }
   })

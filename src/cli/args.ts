@@ -8,7 +8,13 @@ export class UsageError extends Error {
 }
 
 /** Options that only some commands take; the rest are global. */
-export type LocalOption = 'message' | 'author' | 'limit'
+export type LocalOption = 'message' | 'author' | 'limit' | 'into' | 'noFf' | 'dryRun' | 'mainline' | 'graph'
+
+/** How each local option is spelt on the command line. */
+export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
+  message: '--message', author: '--author', limit: '--limit', into: '--into', noFf: '--no-ff', dryRun: '--dry-run',
+  mainline: '--mainline', graph: '--graph',
+}
 
 export interface CliOptions {
   store: string
@@ -19,6 +25,13 @@ export interface CliOptions {
   message?: string
   author?: string
   limit?: number
+  /** merge: the branch to merge into (default --branch). */
+  into?: string
+  noFf: boolean
+  dryRun: boolean
+  /** revert: the 1-based parent of a merge commit whose side to keep. */
+  mainline?: number
+  graph: boolean
 }
 
 export interface Invocation {
@@ -41,6 +54,11 @@ const OPTIONS = {
   message: { type: 'string', short: 'm' },
   author: { type: 'string' },
   limit: { type: 'string', short: 'n' },
+  into: { type: 'string' },
+  'no-ff': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  mainline: { type: 'string' },
+  graph: { type: 'boolean' },
 } as const
 
 // parseArgs takes `-1` for a short option; a JSON value may be a negative number, so such arguments are
@@ -68,7 +86,10 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const v = parsed.values
   const str = (x: string | undefined) => (x === undefined ? undefined : unhide(x))
   const positionals = parsed.positionals.map(unhide)
-  const local = (['message', 'author', 'limit'] as const).filter(k => v[k] !== undefined)
+  const given: Record<LocalOption, unknown> = {
+    message: v.message, author: v.author, limit: v.limit, into: v.into, noFf: v['no-ff'], dryRun: v['dry-run'], mainline: v.mainline, graph: v.graph,
+  }
+  const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
     store: str(v.store) ?? DEFAULT_STORE,
     branch: str(v.branch) ?? DEFAULT_BRANCH,
@@ -78,6 +99,11 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     message: str(v.message),
     author: str(v.author),
     limit: v.limit === undefined ? undefined : parseLimit(unhide(v.limit)),
+    into: str(v.into),
+    noFf: v['no-ff'] ?? false,
+    dryRun: v['dry-run'] ?? false,
+    mainline: v.mainline === undefined ? undefined : parseMainline(unhide(v.mainline)),
+    graph: v.graph ?? false,
   }
   if (options.store === '') throw new UsageError('--store needs a directory')
   return { command: positionals[0], args: positionals.slice(1), options, local }
@@ -85,6 +111,11 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
 function parseLimit(s: string): number {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--limit takes a whole number of commits >= 1, got ${JSON.stringify(s)}`)
+  return Number(s)
+}
+
+function parseMainline(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--mainline takes a parent number >= 1, got ${JSON.stringify(s)}`)
   return Number(s)
 }
 

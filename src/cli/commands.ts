@@ -1,11 +1,12 @@
 // The commands of `larix`. Each one reads its arguments from a Context and returns an Output: the data
 // that --json prints as one document, and the lines a person reads. Printing and errors are main's job.
 import { BadValueError, LarixError, parsePath } from '../store/index.js'
-import type { Branch, Commit, Repo, Tree, WriteOptions } from '../store/index.js'
+import type { Branch, Commit, Conflict, MergeResult, Repo, Tree, WriteOptions } from '../store/index.js'
 import type { CliOptions, LocalOption } from './args.js'
-import { UsageError } from './args.js'
+import { DEFAULT_BRANCH, DEFAULT_STORE, LOCAL_FLAGS, UsageError } from './args.js'
 import type { Change } from './format.js'
-import { commitLine, listLine, logLine, pretty, shellQuote, showText } from './format.js'
+import { commitLine, conflictLines, listLine, logLine, onelineLine, pretty, shellQuote, showText } from './format.js'
+import { graphOrder, graphRows, simplify } from './graph.js'
 import { tour } from './tour.js'
 
 export interface Context {
@@ -27,6 +28,10 @@ export interface Output {
   data: unknown
   /** What a person reads; no trailing newline on the lines. */
   lines: string[]
+  /** The exit status (default 0): 1 for an outcome that did not do what was asked, such as a merge conflict. */
+  exitCode?: number
+  /** Print on standard error instead (a failure that carries details, such as a revert's conflicts). */
+  toStderr?: boolean
 }
 
 export interface Command {
@@ -54,15 +59,29 @@ function writeOptions(ctx: Context): WriteOptions {
  * The --branch handle, checked to exist when the store has branches: reading a misspelt branch should
  * say so rather than show an empty tree. A store without any branch reads as empty.
  */
-async function existingBranch(ctx: Context): Promise<{ branch: Branch; head: Commit | undefined }> {
-  const branch = ctx.repo.branch(ctx.branch)
+async function existingBranch(ctx: Context, name = ctx.branch): Promise<{ branch: Branch; head: Commit | undefined }> {
+  const branch = ctx.repo.branch(name)
   const head = await branch.head()
   if (head === undefined) {
     const names = await ctx.repo.branches()
-    if (names.length > 0) throw notFound(`branch ${ctx.branch} not found (branches: ${names.join(', ')})`, { what: 'branch', id: ctx.branch })
+    if (names.length > 0) throw notFound(`branch ${name} not found (branches: ${names.join(', ')})`, { what: 'branch', id: name })
   }
   return { branch, head }
 }
+
+/** Like existingBranch, for commands that need a commit on the branch. */
+async function branchWithHead(ctx: Context, name: string, what: string): Promise<{ branch: Branch; head: Commit }> {
+  const { branch, head } = await existingBranch(ctx, name)
+  if (head === undefined) throw notFound(`branch ${name} has no commits yet: nothing to ${what}`, { what: 'branch', id: name })
+  return { branch, head }
+}
+
+/** `larix [--store DIR] `, to print commands the user can paste. */
+function larixPrefix(ctx: Context): string {
+  return ctx.options.store === DEFAULT_STORE ? 'larix ' : `larix --store ${shellQuote(ctx.options.store)} `
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
 
 async function headTree(ctx: Context): Promise<{ branch: Branch; head: Commit | undefined; tree: Tree }> {
   const { branch, head } = await existingBranch(ctx)
@@ -149,15 +168,39 @@ const ls: Command = {
 }
 
 const log: Command = {
-  synopsis: '[PATH]', min: 0, max: 1, options: ['limit'], creates: false,
+  synopsis: '[PATH]', min: 0, max: 1, options: ['limit', 'graph'], creates: false,
   async run(ctx) {
     const path = ctx.args[0]
     if (path !== undefined) parsePath(path)
-    const { branch } = await existingBranch(ctx)
+    const { branch, head } = await existingBranch(ctx)
+    // --json prints the commits as plain log does: each one carries its parents, the graph's edges.
+    if (ctx.options.graph && !ctx.options.json) return { data: null, lines: head ? await graphLog(ctx, branch, head, path) : [] }
     const commits: Commit[] = []
     for await (const c of branch.log({ path, limit: ctx.options.limit })) commits.push(c)
     return { data: commits, lines: commits.map(logLine) }
   },
+}
+
+/** `log --graph`: every commit the head reaches (with PATH, those that changed it), in graph order. */
+async function graphLog(ctx: Context, branch: Branch, head: Commit, path: string | undefined): Promise<string[]> {
+  const all: Commit[] = []
+  for await (const c of branch.log()) all.push(c)
+  const byId = new Map(all.map(c => [c.id, c]))
+  let nodes: readonly { id: string; parents: readonly string[] }[] = all
+  let tips = [head.id]
+  if (path !== undefined) {
+    const keep = new Set<string>()
+    for await (const c of branch.log({ path })) keep.add(c.id)
+    ;({ nodes, tips } = simplify(all, tips, keep))
+  }
+  // Branch heads label their commits, as git log --decorate does; the current branch first.
+  const heads = new Map<string, string[]>()
+  for (const name of [ctx.branch, ...(await ctx.repo.branches()).filter(b => b !== ctx.branch)]) {
+    const id = name === ctx.branch ? head.id : (await ctx.repo.branch(name).head())?.id
+    if (id !== undefined) heads.set(id, [...(heads.get(id) ?? []), name])
+  }
+  return graphRows(graphOrder(nodes, tips), ctx.options.limit).map(r =>
+    r.commit === undefined ? r.graph : r.graph + onelineLine(byId.get(r.commit)!, heads.get(r.commit)))
 }
 
 const branchCmd: Command = {
@@ -196,6 +239,98 @@ const reset: Command = {
   },
 }
 
+const merge: Command = {
+  synopsis: 'FROM', min: 1, max: 1, options: ['into', 'message', 'author', 'noFf', 'dryRun'], creates: false,
+  async run(ctx) {
+    const from = ctx.args[0]
+    const into = ctx.options.into ?? ctx.branch
+    const { branch, head } = await branchWithHead(ctx, into, 'merge into')
+    await ctx.repo.resolve(from) // a misspelt FROM fails here, as LARIX_NOT_FOUND
+    const dry = ctx.options.dryRun
+    const result: MergeResult = await branch.merge(from, { ...writeOptions(ctx), noFastForward: ctx.options.noFf, dryRun: dry })
+    const nothingChanged = `; nothing changed (${into} stays at ${head.id})`
+    switch (result.status) {
+      case 'up-to-date':
+        return { data: result, lines: [`Already up to date: ${into} already has every commit of ${from}`] }
+      case 'fast-forward':
+        return {
+          data: result,
+          lines: [dry ? `Dry run: would fast-forward ${into} to ${result.commit.id}${nothingChanged}` : `Fast-forward to ${result.commit.id} (${into} was ${head.id})`],
+        }
+      case 'merged':
+        return { data: result, lines: [dry ? `Dry run: ${from} would merge into ${into} without conflicts${nothingChanged}` : `Merged ${from} into ${into}: ${result.commit.id}`] }
+      case 'conflict': {
+        const n = plural(result.conflicts.length, 'conflict')
+        const header = dry
+          ? `Dry run: merging ${from} into ${into} would stop on ${n} (ours: ${into}, theirs: ${from}); nothing changed`
+          : `Merge of ${from} into ${into} stopped on ${n} (ours: ${into}, theirs: ${from}); ${into} is unchanged`
+        return { data: result, exitCode: 1, lines: [header, ...conflictLines(result.conflicts), ...await mergeAdvice(ctx, from, into)] }
+      }
+    }
+  },
+}
+
+/** What to do about merge conflicts: make the two sides agree on each path, then merge again. */
+async function mergeAdvice(ctx: Context, from: string, into: string): Promise<string[]> {
+  const larix = larixPrefix(ctx)
+  const target = ctx.options.into !== undefined ? ` --into ${shellQuote(into)}` : into === DEFAULT_BRANCH ? '' : ` --branch ${shellQuote(into)}`
+  const fromIsBranch = (await ctx.repo.branches()).includes(from)
+  return [
+    'To resolve, make both sides agree on each path above, then merge again:',
+    `  keep theirs: ${larix}--branch ${shellQuote(into)} set PATH JSON    (rm PATH where theirs is (absent))`,
+    fromIsBranch
+      ? `  keep ours:   ${larix}--branch ${shellQuote(from)} set PATH JSON    (rm PATH where ours is (absent))`
+      : `  keep ours:   ${larix}fork ${shellQuote(from)} NAME, set PATH there, and merge NAME instead of ${from}`,
+    '  or set the value you want on both sides.',
+    `Then run: ${larix}merge ${shellQuote(from)}${target}`,
+  ]
+}
+
+const revert: Command = {
+  synopsis: 'COMMIT', min: 1, max: 1, options: ['mainline', 'message', 'author'], creates: false,
+  async run(ctx) {
+    const rev = ctx.args[0]
+    const { branch, head } = await branchWithHead(ctx, ctx.branch, 'revert')
+    let commit: Commit
+    try {
+      commit = await branch.revert(rev, { ...writeOptions(ctx), mainline: ctx.options.mainline })
+    } catch (e) {
+      if (e instanceof LarixError && e.code === 'LARIX_CONFLICT' && Array.isArray(e.data.conflicts)) {
+        return revertConflict(ctx, rev, e as LarixError<{ conflicts: Conflict[] }>)
+      }
+      if (e instanceof LarixError && e.code === 'LARIX_BAD_ARGUMENT' && e.data.argument === 'mainline') {
+        const message = e.message.replace(/\bpass mainline\b/, 'pass --mainline N').replace(/^mainline\b/, '--mainline')
+        throw new LarixError(e.code, message, e.data)
+      }
+      throw e
+    }
+    const changed = commit.id !== head.id
+    return {
+      data: { branch: ctx.branch, commit, changed },
+      lines: [changed ? commitLine(ctx.branch, commit) : `Nothing to revert: ${ctx.branch} already has none of the changes of ${rev}; nothing to commit`],
+    }
+  },
+}
+
+/** A revert that conflicts with later commits: an error, on standard error, with the conflicts. */
+async function revertConflict(ctx: Context, rev: string, e: LarixError<{ conflicts: Conflict[] }>): Promise<Output> {
+  const target = await ctx.repo.commit(rev)
+  const larix = larixPrefix(ctx)
+  const onBranch = ctx.branch === DEFAULT_BRANCH ? '' : `--branch ${shellQuote(ctx.branch)} `
+  return {
+    data: { error: { code: e.code, message: e.message, conflicts: e.data.conflicts } },
+    exitCode: 1,
+    toStderr: true,
+    lines: [
+      `larix: ${e.message} (${e.code})`,
+      `(base: ${target.id}; ours: ${ctx.branch} now; theirs: before ${target.id}, what the revert would restore)`,
+      ...conflictLines(e.data.conflicts),
+      `${ctx.branch} is unchanged. To revert these paths anyway, set them to theirs: ${larix}${onBranch}set PATH JSON (rm PATH where theirs is (absent)),`,
+      `then run ${larix}${onBranch}revert ${target.id}${ctx.options.mainline ? ` --mainline ${ctx.options.mainline}` : ''} again for the rest; or leave the commit in place.`,
+    ],
+  }
+}
+
 const show: Command = {
   synopsis: 'COMMIT', min: 1, max: 1, options: [], creates: false,
   async run(ctx) {
@@ -224,17 +359,16 @@ const tourCmd: Command = {
 
 /** Every command `larix` runs, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  init, get, set, rm, ls, log, branch: branchCmd, fork, reset, show, tour: tourCmd,
+  init, get, set, rm, ls, log, branch: branchCmd, fork, merge, revert, reset, show, tour: tourCmd,
 }
 
 /** Commands of the design that this build does not have yet. */
-export const PLANNED = new Set(['merge', 'revert', 'serve', 'clone', 'pull', 'push', 'replicate', 'unikernel'])
+export const PLANNED = new Set(['serve', 'clone', 'pull', 'push', 'replicate', 'unikernel'])
 
 /** Refuse argument counts and options the command does not take, as usage errors. */
 export function checkInvocation(name: string, cmd: Command, args: readonly string[], local: readonly LocalOption[]): void {
   const usage = `usage: larix ${name}${cmd.synopsis ? ' ' + cmd.synopsis : ''}`
   if (args.length < cmd.min) throw new UsageError(`${name} needs ${cmd.synopsis.split(' ').slice(args.length, cmd.min).join(' ')}\n${usage}`)
   if (args.length > cmd.max) throw new UsageError(`too many arguments for ${name}: ${args.slice(cmd.max).join(' ')}\n${usage}`)
-  const flag = { message: '--message', author: '--author', limit: '--limit' }
-  for (const o of local) if (!cmd.options.includes(o)) throw new UsageError(`${name} does not take ${flag[o]}\n${usage}`)
+  for (const o of local) if (!cmd.options.includes(o)) throw new UsageError(`${name} does not take ${LOCAL_FLAGS[o]}\n${usage}`)
 }

@@ -1,5 +1,5 @@
 // Plain-text renderings for people. Scripts use --json, which prints the data these are made from.
-import type { Commit, ListEntry } from '../store/index.js'
+import type { Commit, Conflict, ListEntry } from '../store/index.js'
 
 /** A commit time as ISO 8601 in the committer's own time zone, e.g. `2024-05-01T14:03:09+02:00`. */
 export function isoDate(timestamp: number, timezoneOffset: number): string {
@@ -62,4 +62,26 @@ export function showText(c: Commit, changes: readonly Change[]): string[] {
 /** Quote an argument for a POSIX shell, so printed commands can be pasted back. */
 export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/** One side of a conflict: the value as compact JSON, `(absent)`, or `(directory <id>)`. */
+export function conflictSide(v: unknown, kind: 'value' | 'tree' | 'absent'): string {
+  if (kind === 'absent' || v === undefined) return '(absent)'
+  if (kind === 'tree') return `(directory ${(v as { tree: string }).tree})`
+  return compact(v) ?? String(v)
+}
+
+/** The conflicts path by path: `CONFLICT path: reason`, then base, ours and theirs indented below. */
+export function conflictLines(conflicts: readonly Conflict[]): string[] {
+  const lines: string[] = []
+  for (const c of conflicts) {
+    lines.push(`CONFLICT ${c.path}: ${c.reason}`)
+    lines.push(`  base:   ${conflictSide(c.base, c.sides.base)}`, `  ours:   ${conflictSide(c.ours, c.sides.ours)}`, `  theirs: ${conflictSide(c.theirs, c.sides.theirs)}`)
+  }
+  return lines
+}
+
+/** A commit on one line for the graph, as `git log --oneline`: short id, branch heads there, subject. */
+export function onelineLine(c: Commit, heads: readonly string[] = []): string {
+  return `${c.id.slice(0, 12)}${heads.length ? ` (${heads.join(', ')})` : ''} ${firstLine(c.info.message)}`
 }

@@ -1,5 +1,6 @@
 // The `larix` command: parse, open the store, run one command, print, close. Exit status 0 when done,
-// 1 for a LarixError (the store said no), 2 for a command line that does not parse.
+// 1 for a LarixError (the store said no) or an outcome the command reports as failed (a merge conflict),
+// 2 for a command line that does not parse.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { LarixError, levelBackend, Repo } from '../store/index.js'
@@ -65,7 +66,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     await repo.close()
     repo = undefined
     print(io, out, json)
-    return EXIT_OK
+    return out.exitCode ?? EXIT_OK
   } catch (e) {
     if (repo) await repo.close().catch(() => { /* the first error is the one to report */ })
     if (!(e instanceof LarixError)) {
@@ -79,8 +80,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
 }
 
 function print(io: Io, out: Output, json: boolean): void {
-  if (json) io.stdout(JSON.stringify(out.data) + '\n')
-  else if (out.lines.length > 0) io.stdout(out.lines.join('\n') + '\n')
+  const write = out.toStderr ? io.stderr : io.stdout
+  if (json) write(JSON.stringify(out.data) + '\n')
+  else if (out.lines.length > 0) write(out.lines.join('\n') + '\n')
 }
 
 let cachedVersion: string | undefined

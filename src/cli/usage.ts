@@ -12,9 +12,13 @@ Commands:
   set PATH JSON        set PATH to a JSON value (JSON "-": read it from stdin)
   rm PATH              remove the value or directory at PATH
   ls [PATH]            list a directory (directories end in /)
-  log [PATH]           the branch's commits, newest first; with PATH, those that changed it
+  log [PATH]           the branch's commits, newest first; with PATH, those that changed it;
+                       --graph: an ASCII graph of the history and its merges (git log --graph --oneline)
   branch [NAME]        list the branches (* marks --branch), or create NAME at the head of --branch
   fork FROM TO         create branch TO at FROM (a branch or a commit)
+  merge FROM           merge FROM (a branch or a commit) into --branch, or into --into B: fast-forward,
+                       up to date, or a merge commit; conflicts are listed path by path (exit status 1)
+  revert COMMIT        a new commit on --branch that undoes what COMMIT changed (a merge: --mainline N)
   reset COMMIT         move --branch to COMMIT (rollback)
   show COMMIT          a commit and what it changed since its first parent
   tour                 a short guided tour on the store (what npm start runs)
@@ -24,9 +28,14 @@ Options (before or after the command):
   --store DIR          the store, a LevelDB directory (default ./.larix)
   -b, --branch B       the branch to read and write (default main)
   --json               print one JSON document on stdout; errors as JSON on stderr
-  -m, --message MSG    the commit message (set, rm)
-  --author "N <E>"     the commit author (set, rm)
+  -m, --message MSG    the commit message (set, rm, merge, revert)
+  --author "N <E>"     the commit author (set, rm, merge, revert)
   -n, --limit N        at most N commits (log)
+  --graph              draw the history as a graph (log)
+  --into B             the branch to merge into, instead of --branch (merge)
+  --no-ff              make a merge commit even when a fast-forward would do (merge)
+  --dry-run            say what the merge would do and move no branch (merge)
+  --mainline N         reverting a merge: keep parent N's side, undo the rest (revert)
   -h, --help           this text
   -V, --version        the version of larix
 
@@ -36,10 +45,17 @@ least 4 hex digits, or a branch name. A value is JSON, so a string needs quotes:
 Put -- before other arguments that start with -.
 
 Output: plain text for people; with --json, get prints the value, log an array of commits, set/rm
-{ branch, commit, changed }, show { commit, changes }, ls [{ name, kind }], branch [{ name, head, current }].
+{ branch, commit, changed }, show { commit, changes }, ls [{ name, kind }], branch [{ name, head, current }],
+merge { status, commit } or { status: "conflict", conflicts: [{ path, base, ours, theirs, reason }] },
+revert { branch, commit, changed }; log --json ignores --graph (each commit lists its parents).
+
+Merge conflicts: merge prints each conflicting path with its base, ours (the branch merged into) and
+theirs (FROM) values, and exits with status 1 leaving the branch unchanged (with --json, the result on
+stdout). A revert that conflicts with later commits is an error (LARIX_CONFLICT) and lists its conflicts
+on stderr (with --json, in the error's "conflicts").
 
 Exit status: 0 done; 1 a larix error, printed as "larix: <message> (<code>)" on stderr
-(with --json: {"error": {"code", "message"}}); 2 bad usage.
+(with --json: {"error": {"code", "message"}}), or a merge that stopped on conflicts; 2 bad usage.
 get of a missing key is an error too: exit status 1 with LARIX_NOT_FOUND on stderr and nothing on
 stdout, also with --json (there is no null placeholder: null is a value a key can hold).
 `

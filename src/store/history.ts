@@ -108,6 +108,8 @@ export interface LcaOptions {
 
 const P1 = 1, P2 = 2, STALE = 4, RESULT = 8
 
+interface WalkState { flags: number; depth: number; queued: number }
+
 /**
  * All lowest common ancestors of the commits `as` and `bs` (Git's merge-base --all), walking by generation
  * number so that the search stops once every path left is below a common ancestor: it touches the commits
@@ -115,54 +117,50 @@ const P1 = 1, P2 = 2, STALE = 4, RESULT = 8
  */
 export async function findLcas(reader: ObjectReader, as: readonly string[], bs: readonly string[], opts: LcaOptions = {}): Promise<LcaResult> {
   const maxDepth = opts.maxDepth ?? Infinity
-  const max = opts.max ?? Infinity
   for (const a of as) if (bs.includes(a)) return { status: 'ok', lcas: [a] }
-  const flags = new Map<string, number>()
-  const depth = new Map<string, number>()
+  const state = new Map<string, WalkState>()
   const heap = new Heap<string>()
-  let nonStale = 0
-  const queued = new Map<string, number>() // how many heap entries each commit has (a commit may be pushed twice)
-  const push = async (id: string, d: number) => {
-    const prev = depth.get(id)
-    if (prev === undefined || d < prev) depth.set(id, d)
-    heap.push(await reader.generation(id), id)
-    queued.set(id, (queued.get(id) ?? 0) + 1)
+  let nonStaleQueued = 0 // heap entries whose commit is not stale: the search ends when none is left
+  const generation = (id: string) => reader.cachedGeneration(id) ?? reader.generation(id)
+  const push = async (id: string, s: WalkState, d: number) => {
+    if (d < s.depth) s.depth = d
+    heap.push(await generation(id), id)
+    s.queued++
+    if (!(s.flags & STALE)) nonStaleQueued++
   }
-  for (const a of as) { flags.set(a, (flags.get(a) ?? 0) | P1); await push(a, 0) }
-  for (const b of bs) { flags.set(b, (flags.get(b) ?? 0) | P2); await push(b, 0) }
+  const start = async (id: string, flag: number) => {
+    let s = state.get(id)
+    if (!s) state.set(id, s = { flags: 0, depth: 0, queued: 0 })
+    s.flags |= flag
+    await push(id, s, 0)
+  }
+  for (const a of as) await start(a, P1)
+  for (const b of bs) await start(b, P2)
   const results: string[] = []
-  const anyNonStale = () => {
-    nonStale = 0
-    for (const [id, n] of queued) if (n > 0 && !((flags.get(id) ?? 0) & STALE)) nonStale++
-    return nonStale > 0
-  }
-  let sinceCheck = 0
-  while (heap.size) {
-    // Stop when every commit still queued is below a known common ancestor (checked now and then: it is O(queue)).
-    if (++sinceCheck >= 16 || heap.size < 16) { sinceCheck = 0; if (!anyNonStale()) break }
+  while (heap.size && nonStaleQueued > 0) {
     const id = heap.pop()!
-    const n = queued.get(id)! - 1
-    if (n === 0) queued.delete(id)
-    else queued.set(id, n)
-    let f = flags.get(id)! & (P1 | P2 | STALE)
-    if ((f & (P1 | P2)) === (P1 | P2)) {
-      if (!(flags.get(id)! & RESULT)) {
-        flags.set(id, flags.get(id)! | RESULT)
-        if (!(f & STALE)) results.push(id)
-      }
+    const s = state.get(id)!
+    s.queued--
+    let f = s.flags & (P1 | P2 | STALE)
+    if (!(f & STALE)) nonStaleQueued--
+    if (f === (P1 | P2)) {
+      if (!(s.flags & RESULT)) { s.flags |= RESULT; results.push(id) }
       f |= STALE
     }
-    const d = depth.get(id)!
-    const c = await reader.commit(id)
+    const c = reader.cachedCommit(id) ?? await reader.commit(id)
     for (const p of c.parents) {
-      const pf = flags.get(p) ?? 0
-      if ((pf & f) === f) continue
-      if (!(f & STALE) && d + 1 > maxDepth) return { status: 'max-depth-reached', maxDepth }
-      flags.set(p, pf | f)
-      await push(p, d + 1)
+      let ps = state.get(p)
+      if (ps && (ps.flags & f) === f) continue
+      if (!(f & STALE) && s.depth + 1 > maxDepth) return { status: 'max-depth-reached', maxDepth }
+      if (!ps) state.set(p, ps = { flags: 0, depth: Infinity, queued: 0 })
+      // Entries of p already queued stop counting once p turns stale.
+      if ((f & STALE) && !(ps.flags & STALE)) nonStaleQueued -= ps.queued
+      ps.flags |= f
+      await push(p, ps, s.depth + 1)
     }
   }
   const lcas = await removeRedundant(reader, results)
+  const max = opts.max ?? Infinity
   if (lcas.length > max) return { status: 'too-many-lcas', max }
   return { status: 'ok', lcas: lcas.sort() }
 }

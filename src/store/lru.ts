@@ -1,28 +1,39 @@
-/** A least-recently-used map bounded by total weight (entry count by default). */
+/**
+ * A bounded cache that keeps recently used entries: two generations of Maps. Hits in the old generation move
+ * to the young one; when the young one has taken half the budget, the old one is dropped and the young one
+ * becomes old. No per-hit reordering (cheaper than a strict LRU on hot paths), at most `maxWeight` kept.
+ */
 export class LRU<K, V> {
-  private readonly map = new Map<K, { v: V; w: number }>()
-  private total = 0
+  private young = new Map<K, { v: V; w: number }>()
+  private old = new Map<K, { v: V; w: number }>()
+  private youngWeight = 0
   constructor(private readonly maxWeight: number, private readonly weigh: (v: V) => number = () => 1) {}
   get(k: K): V | undefined {
-    const e = this.map.get(k)
-    if (e === undefined) return undefined
-    this.map.delete(k)
-    this.map.set(k, e)
-    return e.v
+    const y = this.young.get(k)
+    if (y !== undefined) return y.v
+    const o = this.old.get(k)
+    if (o === undefined) return undefined
+    this.old.delete(k)
+    this.insert(k, o)
+    return o.v
   }
   set(k: K, v: V): void {
-    const old = this.map.get(k)
-    if (old) { this.total -= old.w; this.map.delete(k) }
     const w = this.weigh(v)
-    if (w > this.maxWeight) return
-    this.map.set(k, { v, w })
-    this.total += w
-    while (this.total > this.maxWeight) {
-      const first = this.map.keys().next().value as K
-      this.total -= this.map.get(first)!.w
-      this.map.delete(first)
-    }
+    if (w > this.maxWeight / 2) return
+    const prev = this.young.get(k)
+    if (prev) { this.youngWeight -= prev.w; this.young.delete(k) }
+    this.old.delete(k)
+    this.insert(k, { v, w })
   }
-  get size(): number { return this.map.size }
-  clear(): void { this.map.clear(); this.total = 0 }
+  private insert(k: K, e: { v: V; w: number }): void {
+    if (this.youngWeight + e.w > this.maxWeight / 2) {
+      this.old = this.young
+      this.young = new Map()
+      this.youngWeight = 0
+    }
+    this.young.set(k, e)
+    this.youngWeight += e.w
+  }
+  get size(): number { return this.young.size + this.old.size }
+  clear(): void { this.young.clear(); this.old.clear(); this.youngWeight = 0 }
 }

@@ -80,7 +80,7 @@ export type MergeResult<V = unknown> =
   | { status: 'up-to-date'; commit: Commit }
   | { status: 'fast-forward'; commit: Commit }
   | { status: 'merged'; commit: Commit }
-  | { status: 'conflict'; conflicts: Conflict<V>[] }
+  | { status: 'conflict'; conflicts: Conflict<V>[]; bases: string[] }
 
 export interface MergeOptions extends WriteOptions {
   /** Always make a merge commit, even when a fast-forward would do. */
@@ -599,8 +599,8 @@ export class Branch<V = unknown> {
       if (head === undefined || (!opts.noFastForward && await isAncestor(repo.reader, head, theirs))) {
         if (opts.dryRun || await repo.backend.refs.cas(this.ref, head, theirs)) return { status: 'fast-forward', commit: theirsCommit }
       } else {
-        const { draft, conflicts } = await repo.mergeCommitTrees(head, theirs)
-        if (conflicts.length) return { status: 'conflict', conflicts }
+        const { draft, conflicts, bases } = await repo.mergeCommitTrees(head, theirs)
+        if (conflicts.length) return { status: 'conflict', conflicts, bases }
         const { id: tree, objects } = draft.seal()
         const { stored, commit } = await repo.makeCommit(tree, [head, theirs], opts, `Merge ${from} into ${this.name}`)
         objects.push(stored)

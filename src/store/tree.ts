@@ -115,6 +115,11 @@ export class ObjectReader {
     return this.generations.get(id)!
   }
 
+  /** The decoded commit if cached (no I/O). */
+  cachedCommit(id: string): CommitObject | undefined { return this.commits.get(id) }
+  /** The generation number if known (no I/O). */
+  cachedGeneration(id: string): number | undefined { return this.generations.get(id) }
+
   rememberCommit(id: string, c: CommitObject, generation?: number): void {
     this.commits.set(id, c)
     if (generation !== undefined) this.generations.set(id, generation)

@@ -41,6 +41,11 @@ function deleteModify(base: unknown, ours: unknown, theirs: unknown, where: stri
   return undefined
 }
 
+/** Where inside a JSON value, for people: `title`, `a.b[2]`… or "the value" at the top. */
+function at(where: string): string {
+  return where === '' ? 'the value' : where.replace(/^\./, '')
+}
+
 function jsonMerge(base: unknown, ours: unknown, theirs: unknown, where: string): unknown {
   if (equal(ours, theirs)) return ours
   if (equal(base, ours)) return theirs
@@ -56,24 +61,39 @@ function jsonMerge(base: unknown, ours: unknown, theirs: unknown, where: string)
     }
     return out
   }
-  const dm = deleteModify(base, ours, theirs, where)
+  const dm = deleteModify(base, ours, theirs, at(where))
   if (dm) return dm
-  return conflict(base === undefined ? `both sides added different values at ${where}` : `both sides changed ${where}`)
+  return conflict(base === undefined ? `both sides added different values at ${at(where)}` : `both sides changed ${at(where)}`)
+}
+
+/**
+ * The laws every built-in keeps before its own rule: equal sides merge to that side, and a side unchanged
+ * from the base yields the other side (a deletion included).
+ */
+function structural<V>(rule: Merger<V>): Merger<V> {
+  return (base, ours, theirs, ctx) => {
+    if (equal(ours, theirs)) return ours
+    if (equal(base, ours)) return theirs
+    if (equal(base, theirs)) return ours
+    return rule(base, ours, theirs, ctx)
+  }
 }
 
 /** Recursive per-key JSON merge: objects merge key by key; arrays and scalars are values (both changed: conflict). */
-export const json: Merger = (base, ours, theirs) => jsonMerge(base, ours, theirs, '$')
+export const json: Merger = (base, ours, theirs) => jsonMerge(base, ours, theirs, '')
 
 /** A counter: the base plus both sides' deltas. Absent on both sides at the base counts as 0. */
-export const counter: Merger<number> = (base, ours, theirs, ctx) => {
+export const counter: Merger<number> = structural((base, ours, theirs, ctx) => {
   const dm = deleteModify(base, ours, theirs, ctx.path)
   if (dm) return dm
   const b = base ?? 0
   for (const [side, v] of [['base', b], ['ours', ours], ['theirs', theirs]] as const) {
     if (typeof v !== 'number' || !Number.isFinite(v)) return conflict(`${side} is not a counter (a finite number)`)
   }
-  return b + (ours! - b) + (theirs! - b)
-}
+  // (ours + theirs) - base: the same bits whichever side is ours (IEEE addition commutes).
+  const r = (ours! + theirs!) - b
+  return Number.isFinite(r) ? r : conflict('the counter overflows')
+})
 
 /** A last-writer-wins register: `{ timestamp, value, replica? }`. */
 export interface LwwRegister<T = unknown> { timestamp: number; value: T; replica?: string }
@@ -87,7 +107,7 @@ function isRegister(v: unknown): v is LwwRegister {
  * Last writer wins: the register with the larger timestamp; on a tie the larger replica name, then the
  * larger canonical JSON, so every replica picks the same one whatever the order of merges.
  */
-export const lww: Merger<LwwRegister> = (base, ours, theirs, ctx) => {
+export const lww: Merger<LwwRegister> = structural((base, ours, theirs, ctx) => {
   const dm = deleteModify(base, ours, theirs, ctx.path)
   if (dm) return dm
   if (!isRegister(ours) || !isRegister(theirs)) return conflict('not an lww register ({ timestamp, value, replica? })')
@@ -95,13 +115,13 @@ export const lww: Merger<LwwRegister> = (base, ours, theirs, ctx) => {
   const ro = ours.replica ?? '', rt = theirs.replica ?? ''
   if (ro !== rt) return ro > rt ? ours : theirs
   return key(ours) >= key(theirs) ? ours : theirs
-}
+})
 
 /**
  * A set (a JSON array, kept sorted and without duplicates): an element of the base stays only if both sides
  * kept it; an element added on either side is in. The result does not depend on the order of merges.
  */
-export const set: Merger<unknown[]> = (base, ours, theirs, ctx) => {
+export const set: Merger<unknown[]> = structural((base, ours, theirs, ctx) => {
   const dm = deleteModify(base, ours, theirs, ctx.path)
   if (dm) return dm
   const b = base ?? []
@@ -111,22 +131,20 @@ export const set: Merger<unknown[]> = (base, ours, theirs, ctx) => {
   for (const [k, v] of ko) if (kt.has(k) || !kb.has(k)) out.set(k, v)
   for (const [k, v] of kt) if (!kb.has(k)) out.set(k, v)
   return [...out].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, v]) => v)
-}
+})
 
 /** Text merged line by line (diff3); overlapping different changes conflict. */
-export const text: Merger<string> = (base, ours, theirs, ctx) => {
+export const text: Merger<string> = structural((base, ours, theirs, ctx) => {
   const dm = deleteModify(base, ours, theirs, ctx.path)
   if (dm) return dm
   const b = base ?? ''
   if (typeof b !== 'string' || typeof ours !== 'string' || typeof theirs !== 'string') return conflict('not text (a string)')
   const r = mergeText(b, ours, theirs)
   return r.ok ? r.text : conflict(`both sides changed the lines from line ${r.line + 1}`)
-}
+})
 
 /** Opaque values: equal sides merge, anything else conflicts. */
-export const bytes: Merger = (base, ours, theirs, ctx) => {
-  if (equal(ours, theirs)) return ours
-  return deleteModify(base, ours, theirs, ctx.path) ?? conflict('both sides changed an opaque value')
-}
+export const bytes: Merger = structural((base, ours, theirs, ctx) =>
+  deleteModify(base, ours, theirs, ctx.path) ?? conflict('both sides changed an opaque value'))
 
 export const mergers = { json, counter, lww, set, text, bytes, conflict }

@@ -11,13 +11,23 @@ import type { MergeRules } from './rules.js'
 /** A directory on one side of a conflict (where the other side has a value). */
 export interface TreeSide { tree: string }
 
+/** What each side holds at a conflicting path. */
+export type SideKind = 'value' | 'tree' | 'absent'
+
 /** One path the merge could not settle. */
 export interface Conflict<V = unknown> {
   path: string
+  /** The decoded value on each side; a directory side is `{ tree: '<id>' }` (see `sides`), an absent one undefined. */
   base: V | TreeSide | undefined
   ours: V | TreeSide | undefined
   theirs: V | TreeSide | undefined
   reason: string
+  /** Which sides hold a value, a directory or nothing: tells a directory side from a value shaped like `{ tree }`. */
+  sides: { base: SideKind; ours: SideKind; theirs: SideKind }
+}
+
+function kindOf(e: Entry | undefined): SideKind {
+  return e === undefined ? 'absent' : e.kind
 }
 
 export interface MergeContext<V> {
@@ -41,7 +51,10 @@ async function side<V>(ctx: MergeContext<V>, e: Entry | undefined, path: string[
 }
 
 async function addConflict<V>(ctx: MergeContext<V>, path: string[], eb: Entry | undefined, eo: Entry | undefined, et: Entry | undefined, reason: string): Promise<void> {
-  ctx.conflicts.push({ path: formatPath(path), base: await side(ctx, eb, path), ours: await side(ctx, eo, path), theirs: await side(ctx, et, path), reason })
+  ctx.conflicts.push({
+    path: formatPath(path), base: await side(ctx, eb, path), ours: await side(ctx, eo, path), theirs: await side(ctx, et, path), reason,
+    sides: { base: kindOf(eb), ours: kindOf(eo), theirs: kindOf(et) },
+  })
 }
 
 const nodeOf = <V>(ctx: MergeContext<V>, e: Entry | undefined) => (e?.kind === 'tree' ? childNode(ctx.reader, e) : Promise.resolve(undefined))
@@ -95,6 +108,10 @@ async function mergeEntry<V>(ctx: MergeContext<V>, eb: Entry | undefined, eo: En
   return eo ?? et
 }
 
+function sidesOf(eb: Entry | undefined, eo: Entry | undefined, et: Entry | undefined): Conflict['sides'] {
+  return { base: kindOf(eb), ours: kindOf(eo), theirs: kindOf(et) }
+}
+
 async function mergeValues<V>(ctx: MergeContext<V>, eb: ValueEntry | undefined, eo: ValueEntry | undefined, et: ValueEntry | undefined, path: string[]): Promise<Entry | undefined> {
   let b: V | undefined, o: V | undefined, t: V | undefined
   try {
@@ -110,17 +127,17 @@ async function mergeValues<V>(ctx: MergeContext<V>, eb: ValueEntry | undefined, 
   try {
     r = await merger(b, o, t, { path: formatPath(path) })
   } catch (e) {
-    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: `the merger failed: ${(e as Error).message}` })
+    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: `the merger failed: ${(e as Error).message}`, sides: sidesOf(eb, eo, et) })
     return eo ?? et
   }
   if (r instanceof MergeConflict) {
-    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: r.reason })
+    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: r.reason, sides: sidesOf(eb, eo, et) })
     return eo ?? et
   }
   if (r === undefined) return undefined
   let data: Uint8Array
   try { data = ctx.codec.encode(r as V) } catch (e) {
-    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: `the merger returned a value the ${ctx.codec.name} codec cannot encode: ${(e as Error).message}` })
+    ctx.conflicts.push({ path: formatPath(path), base: b, ours: o, theirs: t, reason: `the merger returned a value the ${ctx.codec.name} codec cannot encode: ${(e as Error).message}`, sides: sidesOf(eb, eo, et) })
     return eo ?? et
   }
   return { kind: 'value', mode: MODE_FILE, id: undefined, data }
