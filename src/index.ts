@@ -1,2 +1,3 @@
 // larix for Node: the store core (level and memory backends). Sync and the appliance arrive as their own entry points.
 export * from './store/index.js'
+export { gitBackend, type GitBackend, type GitBackendOptions } from './platform/node/git-backend.js'

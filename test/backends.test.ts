@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { backendCases } from './backend-suite.js'
-import { memoryBackend, levelBackend } from '../src/index.js'
+import { memoryBackend, levelBackend, gitBackend } from '../src/index.js'
 import type { Backend } from '../src/index.js'
 import type { LevelBackend } from '../src/store/backends/level.js'
 
@@ -16,6 +16,10 @@ const backends = {
   level: {
     make: () => levelBackend(join(tmp, `db${n++}`)),
     reopen: (b: Backend) => levelBackend((b as LevelBackend).location),
+  },
+  git: {
+    make: () => gitBackend(join(tmp, `git${n++}`)),
+    reopen: (b: Backend) => gitBackend((b as ReturnType<typeof gitBackend>).dir),
   },
 }
 
