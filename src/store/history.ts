@@ -117,7 +117,8 @@ interface WalkState { flags: number; depth: number; queued: number }
  */
 export async function findLcas(reader: ObjectReader, as: readonly string[], bs: readonly string[], opts: LcaOptions = {}): Promise<LcaResult> {
   const maxDepth = opts.maxDepth ?? Infinity
-  for (const a of as) if (bs.includes(a)) return { status: 'ok', lcas: [a] }
+  const max = opts.max ?? Infinity
+  for (const a of as) if (bs.includes(a)) return max < 1 ? { status: 'too-many-lcas', max } : { status: 'ok', lcas: [a] }
   const state = new Map<string, WalkState>()
   const heap = new Heap<string>()
   let nonStaleQueued = 0 // heap entries whose commit is not stale: the search ends when none is left
@@ -160,7 +161,6 @@ export async function findLcas(reader: ObjectReader, as: readonly string[], bs: 
     }
   }
   const lcas = await removeRedundant(reader, results)
-  const max = opts.max ?? Infinity
   if (lcas.length > max) return { status: 'too-many-lcas', max }
   return { status: 'ok', lcas: lcas.sort() }
 }

@@ -19,9 +19,19 @@ export interface MergeContext {
   path: string
 }
 
-/** Merge one value three ways. May be async. */
-export type Merger<V = any> = (base: V | undefined, ours: V | undefined, theirs: V | undefined, ctx: MergeContext) =>
-  V | undefined | MergeConflict | Promise<V | undefined | MergeConflict>
+/**
+ * Merge one value three ways. May be async. A merger is called whenever both sides changed a value, even to
+ * the same thing (two increments of a counter from 10 to 15 make 20), unless it is marked `idempotent`:
+ * then equal sides are taken as they are without calling it. The built-ins other than `counter` are.
+ */
+export type Merger<V = any> = ((base: V | undefined, ours: V | undefined, theirs: V | undefined, ctx: MergeContext) =>
+  V | undefined | MergeConflict | Promise<V | undefined | MergeConflict>) & { idempotent?: boolean }
+
+/** Mark a merger idempotent: equal sides merge to that side without calling it. */
+export function idempotent<V>(m: Merger<V>): Merger<V> {
+  m.idempotent = true
+  return m
+}
 
 function key(v: unknown): string {
   return v instanceof Uint8Array ? 'bytes:' + Array.from(v).join(',') : canonicalJson(v)
@@ -70,19 +80,24 @@ function jsonMerge(base: unknown, ours: unknown, theirs: unknown, where: string)
  * The laws every built-in keeps before its own rule: equal sides merge to that side, and a side unchanged
  * from the base yields the other side (a deletion included).
  */
-function structural<V>(rule: Merger<V>): Merger<V> {
-  return (base, ours, theirs, ctx) => {
-    if (equal(ours, theirs)) return ours
+function structural<V>(rule: Merger<V>, { sameSidesMerge = true } = {}): Merger<V> {
+  const m: Merger<V> = (base, ours, theirs, ctx) => {
+    if (sameSidesMerge && equal(ours, theirs)) return ours
     if (equal(base, ours)) return theirs
     if (equal(base, theirs)) return ours
     return rule(base, ours, theirs, ctx)
   }
+  m.idempotent = sameSidesMerge
+  return m
 }
 
 /** Recursive per-key JSON merge: objects merge key by key; arrays and scalars are values (both changed: conflict). */
-export const json: Merger = (base, ours, theirs) => jsonMerge(base, ours, theirs, '')
+export const json: Merger = idempotent((base, ours, theirs) => jsonMerge(base, ours, theirs, ''))
 
-/** A counter: the base plus both sides' deltas. Absent on both sides at the base counts as 0. */
+/**
+ * A counter: the base plus both sides' deltas (the same change on both sides counts twice: they are two
+ * increments). Absent at the base counts as 0.
+ */
 export const counter: Merger<number> = structural((base, ours, theirs, ctx) => {
   const dm = deleteModify(base, ours, theirs, ctx.path)
   if (dm) return dm
@@ -93,7 +108,7 @@ export const counter: Merger<number> = structural((base, ours, theirs, ctx) => {
   // (ours + theirs) - base: the same bits whichever side is ours (IEEE addition commutes).
   const r = (ours! + theirs!) - b
   return Number.isFinite(r) ? r : conflict('the counter overflows')
-})
+}, { sameSidesMerge: false })
 
 /** A last-writer-wins register: `{ timestamp, value, replica? }`. */
 export interface LwwRegister<T = unknown> { timestamp: number; value: T; replica?: string }
@@ -147,4 +162,4 @@ export const text: Merger<string> = structural((base, ours, theirs, ctx) => {
 export const bytes: Merger = structural((base, ours, theirs, ctx) =>
   deleteModify(base, ours, theirs, ctx.path) ?? conflict('both sides changed an opaque value'))
 
-export const mergers = { json, counter, lww, set, text, bytes, conflict }
+export const mergers = { json, counter, lww, set, text, bytes, conflict, idempotent }

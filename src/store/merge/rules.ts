@@ -23,6 +23,16 @@ function matches(parts: readonly string[], path: readonly string[], i = 0, j = 0
   return matches(parts, path, i + 1, j + 1)
 }
 
+/** Could `parts` match some path strictly below the directory `prefix`? */
+function couldMatchBelow(parts: readonly string[], prefix: readonly string[], i = 0, j = 0): boolean {
+  if (j === prefix.length) return i < parts.length
+  if (i === parts.length) return false
+  if (parts[i] === '**') return couldMatchBelow(parts, prefix, i + 1, j) || couldMatchBelow(parts, prefix, i, j + 1)
+  const p = parts[i]
+  if (p.includes('*') ? !segmentRegex(p).test(prefix[j]) : p !== prefix[j]) return false
+  return couldMatchBelow(parts, prefix, i + 1, j + 1)
+}
+
 /** Compiled merge rules. */
 export class MergeRules {
   private readonly rules: Rule[]
@@ -42,6 +52,21 @@ export class MergeRules {
       for (let i = 0; i < a.score.length; i++) if (a.score[i] !== b.score[i]) return b.score[i] - a.score[i]
       return a.pattern < b.pattern ? -1 : 1
     })
+  }
+
+  /**
+   * True when, under the directory `prefix`, every value's merger is idempotent, so that two sides with
+   * equal content there merge to it without being read.
+   */
+  idempotentUnder(prefix: readonly string[]): boolean {
+    if (this.fallback.idempotent !== true) return false
+    for (const r of this.rules) if (r.merger.idempotent !== true && couldMatchBelow(r.parts, prefix)) return false
+    return true
+  }
+
+  /** True when the merger for the value at `path` is idempotent. */
+  idempotentAt(path: readonly string[]): boolean {
+    return this.mergerFor(path).idempotent === true
   }
 
   /** The merger for a path (segments). */

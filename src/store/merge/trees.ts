@@ -62,11 +62,12 @@ const nodeOf = <V>(ctx: MergeContext<V>, e: Entry | undefined) => (e?.kind === '
 /** Merge three versions of a directory (undefined: absent). Returns the merged node, undefined when empty. */
 export async function mergeNodes<V>(ctx: MergeContext<V>, base: TreeNode | undefined, ours: TreeNode | undefined, theirs: TreeNode | undefined, path: string[] = []): Promise<TreeNode | undefined> {
   const id = (n: TreeNode | undefined) => n?.id
-  if (ours && theirs && id(ours) !== undefined && id(ours) === id(theirs)) return ours
   if (base && ours && id(base) !== undefined && id(base) === id(ours)) return theirs
   if (base && theirs && id(base) !== undefined && id(base) === id(theirs)) return ours
   if (!base && !ours) return theirs
   if (!base && !theirs) return ours
+  // Equal on both sides (and changed): take it, unless a merger below must see both changes (counters).
+  if (ours && theirs && id(ours) !== undefined && id(ours) === id(theirs) && ctx.rules.idempotentUnder(path)) return ours
   const out = ctx.draft.newNode()
   const names = new Set<string>()
   for (const n of [base, ours, theirs]) if (n) for (const k of n.entries.keys()) names.add(k)
@@ -83,14 +84,16 @@ function asEntry(node: TreeNode | undefined): SubtreeEntry | undefined {
 }
 
 async function mergeEntry<V>(ctx: MergeContext<V>, eb: Entry | undefined, eo: Entry | undefined, et: Entry | undefined, path: string[]): Promise<Entry | undefined> {
-  if (same(eo, et)) return eo
   if (same(eb, eo)) return et
   if (same(eb, et)) return eo
   const isTree = (e: Entry | undefined) => e?.kind === 'tree'
   const isValue = (e: Entry | undefined) => e?.kind === 'value'
+  if (same(eo, et) && (eo === undefined || (isTree(eo) ? ctx.rules.idempotentUnder(path) : ctx.rules.idempotentAt(path)))) return eo
   // Directories (or a directory against nothing): merge inside.
   if ((isTree(eo) || !eo) && (isTree(et) || !et)) {
     if (isValue(eb)) {
+      // A value both sides replaced with a directory: merge the directories as added on both sides.
+      if (eo && et) return asEntry(await mergeNodes(ctx, undefined, await nodeOf(ctx, eo), await nodeOf(ctx, et), path))
       await addConflict(ctx, path, eb, eo, et, 'one side deleted the value, the other made it a directory')
       return eo
     }
