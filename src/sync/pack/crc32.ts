@@ -1,0 +1,21 @@
+// CRC-32 (IEEE 802.3, the zlib one), which pack index v2 keeps for every packed entry. Byte-wise table.
+
+const TABLE = (() => {
+  const t = new Int32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    t[n] = c
+  }
+  return t
+})()
+
+/**
+ * CRC-32 of `data`, continuing from `crc` (the result of a previous call) when given.
+ * @example crc32(utf8('123456789')) === 0xcbf43926
+ */
+export function crc32(data: Uint8Array, crc = 0): number {
+  let c = ~crc
+  for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8)
+  return ~c >>> 0
+}
