@@ -36,17 +36,25 @@ export function assertObjectId(id: unknown): string {
 /** The id of the empty tree, the same in every SHA-1 Git repository. */
 export const EMPTY_TREE_ID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 
+/** The ASCII header `type size\0` that Git hashes before the body. */
+function header(type: ObjectType, size: number): Uint8Array {
+  const s = `${type} ${size}`
+  const out = new Uint8Array(s.length + 1)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
 /** Git's object id: SHA-1 of `type size\0` followed by the body. */
 export function objectId(type: ObjectType, body: Uint8Array): string {
-  return sha1Hex(utf8(`${type} ${body.length}\0`), body)
+  return sha1Hex(header(type, body.length), body)
 }
 
 /** The loose-object form of an object (`type size\0body`), as hashed by Git. */
 export function frameObject(obj: GitObject): Uint8Array {
-  const header = utf8(`${obj.type} ${obj.body.length}\0`)
-  const out = new Uint8Array(header.length + obj.body.length)
-  out.set(header, 0)
-  out.set(obj.body, header.length)
+  const h = header(obj.type, obj.body.length)
+  const out = new Uint8Array(h.length + obj.body.length)
+  out.set(h, 0)
+  out.set(obj.body, h.length)
   return out
 }
 
@@ -76,6 +84,41 @@ interface NamedBytes { entry: TreeEntry; key: Uint8Array; nameBytes: Uint8Array 
  * Duplicate names are an error: Git would call such a tree corrupt.
  */
 export function encodeTree(entries: readonly TreeEntry[]): Uint8Array {
+  return encodeAsciiTree(entries) ?? encodeAnyTree(entries)
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** The common case, all names ASCII: sort and write without UTF-8 encoding (string order is byte order). */
+function encodeAsciiTree(entries: readonly TreeEntry[]): Uint8Array | undefined {
+  const keyed: { key: string; e: TreeEntry }[] = new Array(entries.length)
+  let size = 0
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]
+    if (!isAscii(e.name)) return undefined
+    keyed[i] = { key: e.mode === MODE_TREE ? e.name + '/' : e.name, e }
+    size += e.mode.length + 1 + e.name.length + 1 + 20
+  }
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const out = new Uint8Array(size)
+  let o = 0
+  for (let i = 0; i < keyed.length; i++) {
+    const { e } = keyed[i]
+    if (i > 0 && keyed[i - 1].e.name === e.name) throw new CorruptObjectError(`duplicate tree entry "${e.name}"`, { type: 'tree' })
+    for (let k = 0; k < e.mode.length; k++) out[o++] = e.mode.charCodeAt(k)
+    out[o++] = 0x20
+    for (let k = 0; k < e.name.length; k++) out[o++] = e.name.charCodeAt(k)
+    out[o++] = 0
+    if (!writeHexId(e.id, out, o)) throw new BadIdError(e.id)
+    o += 20
+  }
+  return out
+}
+
+function encodeAnyTree(entries: readonly TreeEntry[]): Uint8Array {
   const items: NamedBytes[] = new Array(entries.length)
   let size = 0
   for (let i = 0; i < entries.length; i++) {
