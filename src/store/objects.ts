@@ -94,20 +94,27 @@ function isAscii(s: string): boolean {
 
 /** The common case, all names ASCII: sort and write without UTF-8 encoding (string order is byte order). */
 function encodeAsciiTree(entries: readonly TreeEntry[]): Uint8Array | undefined {
-  const keyed: { key: string; e: TreeEntry }[] = new Array(entries.length)
+  const keys: string[] = new Array(entries.length)
   let size = 0
+  // Trees usually arrive in order already (an existing tree with a few entries replaced): check before sorting.
+  let sorted = true
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]
     if (!isAscii(e.name)) return undefined
-    keyed[i] = { key: e.mode === MODE_TREE ? e.name + '/' : e.name, e }
+    keys[i] = e.mode === MODE_TREE ? e.name + '/' : e.name
+    if (i > 0 && keys[i - 1] >= keys[i]) sorted = false
     size += e.mode.length + 1 + e.name.length + 1 + 20
   }
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  let order = entries
+  if (!sorted) {
+    const idx = entries.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0))
+    order = idx.map(i => entries[i])
+  }
   const out = new Uint8Array(size)
   let o = 0
-  for (let i = 0; i < keyed.length; i++) {
-    const { e } = keyed[i]
-    if (i > 0 && keyed[i - 1].e.name === e.name) throw new CorruptObjectError(`duplicate tree entry "${e.name}"`, { type: 'tree' })
+  for (let i = 0; i < order.length; i++) {
+    const e = order[i]
+    if (i > 0 && order[i - 1].name === e.name) throw new CorruptObjectError(`duplicate tree entry "${e.name}"`, { type: 'tree' })
     for (let k = 0; k < e.mode.length; k++) out[o++] = e.mode.charCodeAt(k)
     out[o++] = 0x20
     for (let k = 0; k < e.name.length; k++) out[o++] = e.name.charCodeAt(k)
