@@ -28,8 +28,21 @@ function nibble(c: number): number {
   return -1
 }
 
+// Ids recur in every tree written on top of another, and V8 keeps a string's hash: a lookup beats parsing.
+const idBytes = new Map<string, Uint8Array>()
+const ID_CACHE_MAX = 50_000
+
 /** Write the 20 bytes of a 40-hex-digit id into `out` at `offset`. Returns false if `hex` is not lowercase hex. */
 export function writeHexId(hex: string, out: Uint8Array, offset: number): boolean {
+  const cached = idBytes.get(hex)
+  if (cached !== undefined) { out.set(cached, offset); return true }
+  if (!parseHexId(hex, out, offset)) return false
+  if (idBytes.size >= ID_CACHE_MAX) idBytes.clear()
+  idBytes.set(hex, out.slice(offset, offset + 20))
+  return true
+}
+
+function parseHexId(hex: string, out: Uint8Array, offset: number): boolean {
   if (hex.length !== 40) return false
   for (let i = 0; i < 20; i++) {
     const hi = nibble(hex.charCodeAt(2 * i)), lo = nibble(hex.charCodeAt(2 * i + 1))

@@ -18,54 +18,65 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null
 }
 
-function writeCanonical(v: unknown, out: string[], seen: Set<object>, where: string): void {
+// The path inside the value, for error messages only: built when something is refused.
+function where(keys: readonly (string | number)[]): string {
+  if (keys.length === 0) return 'the top'
+  return keys.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('')
+}
+
+function refuse(message: (at: string) => string, keys: readonly (string | number)[]): never {
+  throw new BadValueError(message(where(keys)), { codec: 'json' })
+}
+
+/** `ancestors` holds the objects being written (to refuse cycles), `keys` the way down to `v`. */
+function writeCanonical(v: unknown, ancestors: object[], keys: (string | number)[]): string {
   switch (typeof v) {
-    case 'string': out.push(JSON.stringify(v)); return
-    case 'boolean': out.push(v ? 'true' : 'false'); return
+    case 'string': return JSON.stringify(v)
+    case 'boolean': return v ? 'true' : 'false'
     case 'number':
-      if (!Number.isFinite(v)) throw new BadValueError(`${v} at ${where || 'the top'} has no JSON form`, { codec: 'json' })
-      out.push(JSON.stringify(v)); return
+      if (!Number.isFinite(v)) refuse(at => `${v} at ${at} has no JSON form`, keys)
+      return JSON.stringify(v)
     case 'object': {
-      if (v === null) { out.push('null'); return }
-      if (seen.has(v)) throw new BadValueError(`cyclic value at ${where || 'the top'}`, { codec: 'json' })
-      seen.add(v)
+      if (v === null) return 'null'
+      if (ancestors.includes(v)) refuse(at => `cyclic value at ${at}`, keys)
+      ancestors.push(v)
+      let out: string
       if (Array.isArray(v)) {
-        out.push('[')
+        out = '['
         for (let i = 0; i < v.length; i++) {
-          if (i) out.push(',')
-          writeCanonical(v[i], out, seen, `${where}[${i}]`)
+          keys.push(i)
+          out += (i ? ',' : '') + writeCanonical(v[i], ancestors, keys)
+          keys.pop()
         }
-        out.push(']')
+        out += ']'
       } else {
         if (!isPlainObject(v)) {
-          throw new BadValueError(`a ${v.constructor?.name ?? 'non-plain object'} at ${where || 'the top'} has no canonical JSON form; convert it to plain data`, { codec: 'json' })
+          refuse(at => `a ${v.constructor?.name ?? 'non-plain object'} at ${at} has no canonical JSON form; convert it to plain data`, keys)
         }
-        const keys = Object.keys(v).sort()
-        out.push('{')
+        const names = Object.keys(v).sort()
+        out = '{'
         let first = true
-        for (const k of keys) {
+        for (const k of names) {
           const x = (v as Record<string, unknown>)[k]
           if (x === undefined) continue // as JSON.stringify: an undefined property is absent
-          if (!first) out.push(',')
+          keys.push(k)
+          out += (first ? '' : ',') + JSON.stringify(k) + ':' + writeCanonical(x, ancestors, keys)
+          keys.pop()
           first = false
-          out.push(JSON.stringify(k), ':')
-          writeCanonical(x, out, seen, `${where}.${k}`)
         }
-        out.push('}')
+        out += '}'
       }
-      seen.delete(v)
-      return
+      ancestors.pop()
+      return out
     }
     default:
-      throw new BadValueError(`a ${typeof v} at ${where || 'the top'} cannot be stored as JSON`, { codec: 'json' })
+      return refuse(at => `a ${typeof v} at ${at} cannot be stored as JSON`, keys)
   }
 }
 
 /** Canonical JSON text: keys sorted, no whitespace. Throws BadValueError for what JSON cannot hold. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = []
-  writeCanonical(value, out, new Set(), '')
-  return out.join('')
+  return writeCanonical(value, [], [])
 }
 
 /** Canonical JSON (sorted keys, no whitespace, UTF-8): the default codec, readable with `git show`. */
