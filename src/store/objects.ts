@@ -159,6 +159,18 @@ function encodeAnyTree(entries: readonly TreeEntry[]): Uint8Array {
   return out
 }
 
+/** Short ASCII names without a TextDecoder call (most names): undefined when a byte is not ASCII. */
+function asciiName(b: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start > 64) return undefined
+  let s = ''
+  for (let i = start; i < end; i++) {
+    const c = b[i]
+    if (c > 0x7f) return undefined
+    s += String.fromCharCode(c)
+  }
+  return s
+}
+
 /** Decode a tree body into its entries, in stored order. Corrupt input throws CorruptObjectError. */
 export function decodeTree(body: Uint8Array): TreeEntry[] {
   const entries: TreeEntry[] = []
@@ -176,7 +188,7 @@ export function decodeTree(body: Uint8Array): TreeEntry[] {
     const nul = body.indexOf(0, sp + 1)
     if (nul < 0 || nul === sp + 1) throw new CorruptObjectError('tree entry without a name', { type: 'tree' })
     if (nul + 21 > body.length) throw new CorruptObjectError('tree entry truncated', { type: 'tree' })
-    const name = fromUtf8(body.subarray(sp + 1, nul))
+    const name = asciiName(body, sp + 1, nul) ?? fromUtf8(body.subarray(sp + 1, nul))
     entries.push({ name, mode: mode as TreeMode, id: toHex(body, nul + 1, nul + 21) })
     i = nul + 21
   }

@@ -1,0 +1,117 @@
+// larix on its level backend, through the public API only.
+import { Level } from 'level'
+import { levelBackend, Repo } from '../src/index.js'
+import type { Backend, objects as git } from '../src/index.js'
+import type { DataSet, Value } from './data.js'
+import { timed } from './measure.js'
+
+/**
+ * The level backend, with the distinct ids of the objects it is asked to write collected on the side:
+ * "objects written" is what larix handed its store, not an estimate. (One Set.add per object.)
+ * A Proxy, so every other method and optional capability of the backend passes through untouched.
+ */
+function countingBackend(inner: Backend): Backend & { written: Set<string> } {
+  const written = new Set<string>()
+  const note = (objs: readonly git.StoredObject[]) => { for (const o of objs) written.add(o.id) }
+  const objects = new Proxy(inner.objects, {
+    get(target, prop, receiver) {
+      if (prop === 'putMany') return (objs: readonly git.StoredObject[]) => { note(objs); return target.putMany(objs) }
+      return Reflect.get(target, prop, receiver)
+    },
+  })
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'written') return written
+      if (prop === 'objects') return objects
+      if (prop === 'atomicWrite' && target.atomicWrite) {
+        const write = target.atomicWrite.bind(target)
+        return (objs: readonly git.StoredObject[], ref: Parameters<typeof write>[1]) => { note(objs); return write(objs, ref) }
+      }
+      return Reflect.get(target, prop, receiver)
+    },
+  }) as Backend & { written: Set<string> }
+}
+
+/** Objects the level store at `dir` holds (keys `o<id>`), counted after the repo is closed. */
+async function storedObjects(dir: string): Promise<number> {
+  const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  await db.open()
+  let n = 0
+  for await (const _ of db.keys({ gte: 'o', lt: 'p' })) n++
+  await db.close()
+  return n
+}
+
+export interface LarixRun {
+  importMs: number
+  importObjects: number
+  importTree: string
+  commitMs: number
+  commitObjects: number
+  headTree: string
+  coldMs: number
+  warmMs: number
+}
+
+const AUTHOR = 'Bench <bench@example.org>'
+
+/** Rows 1–3 in a fresh level store at `dir`. */
+export async function larixRun(ds: DataSet, dir: string): Promise<LarixRun> {
+  const backend = countingBackend(levelBackend(dir))
+  let clock = 1_700_000_000_000
+  const now = () => (clock += 1000)
+
+  // Row 1: open a fresh store, one transaction with every key.
+  const imp = await timed(async () => {
+    const repo = await Repo.open<Value>({ backend, author: AUTHOR, now })
+    const main = repo.branch('main')
+    const r = await main.transaction(tx => { for (let i = 0; i < ds.paths.length; i++) tx.set(ds.paths[i], ds.values[i]) }, { message: 'import' })
+    return { repo, main, commit: r.commit! }
+  })
+  const { repo, main } = imp.result
+  const importObjects = backend.written.size
+  backend.written.clear()
+
+  // Row 2: one commit per update, each awaited before the next.
+  const com = await timed(async () => {
+    for (const u of ds.updates) await main.set(u.path, u.value)
+  })
+  const commitObjects = backend.written.size
+  const head = (await main.head())!
+  await repo.close()
+  const stored = await storedObjects(dir)
+  if (stored !== importObjects + commitObjects) {
+    throw new Error(`larix: the store holds ${stored} objects, but ${importObjects} + ${commitObjects} were written`)
+  }
+
+  // Row 3: a freshly opened repo reads every key (cold), then reads them all again (warm).
+  const got: (Value | undefined)[] = new Array(ds.readOrder.length)
+  const cold = await timed(async () => {
+    const r = await Repo.open<Value>({ backend: levelBackend(dir) })
+    const b = r.branch('main')
+    for (let n = 0; n < ds.readOrder.length; n++) got[n] = await b.get(ds.paths[ds.readOrder[n]])
+    return { r, b }
+  })
+  checkReads(got, ds)
+  got.fill(undefined)
+  const { r: reader, b } = cold.result
+  const warm = await timed(async () => {
+    for (let n = 0; n < ds.readOrder.length; n++) got[n] = await b.get(ds.paths[ds.readOrder[n]])
+  })
+  checkReads(got, ds)
+  await reader.close()
+
+  return {
+    importMs: imp.ms, importObjects, importTree: imp.result.commit.tree,
+    commitMs: com.ms, commitObjects, headTree: head.tree,
+    coldMs: cold.ms, warmMs: warm.ms,
+  }
+}
+
+const dec = new TextDecoder()
+function checkReads(got: (Value | undefined)[], ds: DataSet): void {
+  for (let n = 0; n < ds.readOrder.length; n++) {
+    const i = ds.readOrder[n]
+    if (JSON.stringify(got[n]) !== dec.decode(ds.finalBytes[i])) throw new Error(`larix: wrong value read at ${ds.paths[i]}`)
+  }
+}
