@@ -129,7 +129,8 @@ async function main(): Promise<void> {
   await cleanup(mergeDir)
 
   process.stdout.write(`\nlarix benchmarks: median of ${runs} run(s), higher is better.\n`)
-  process.stdout.write(`git = git ${m.git} tuned (core.fsync=none, glibc malloc trimming off); git (defaults) = as installed. Targets are judged against tuned git.\n\n`)
+  process.stdout.write(`git (tuned) = git ${m.git} with core.fsync=none and glibc malloc trimming off; git (as installed) = its defaults, the\n` +
+    `configuration the issues' reference figures describe. Each target is judged against both.\n\n`)
   process.stdout.write(table(summary, 'text') + '\n\n')
   for (const r of summary) process.stdout.write(`${r.title}: ${r.note}\n`)
   process.stdout.write('\n' + mergeTable(merges, 'text') + '\n')

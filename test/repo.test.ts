@@ -296,3 +296,34 @@ test('tree: lazy reads, entries, diff between commits', async () => {
   assert.equal(await t2.kind('zz'), undefined)
   assert.equal(await t1.get('b'), 'x', 'old trees stay readable')
 })
+
+test('level keeps a commit-graph index: LCAs on a reopened store walk it across windows and agree', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { levelBackend } = await import('../src/index.js')
+  const dir = mkdtempSync(join(tmpdir(), 'larix-graph-'))
+  try {
+    let repo = await Repo.open({ backend: levelBackend(dir) })
+    const main = repo.branch('main')
+    await main.set('base', 0)
+    const fork = (await main.head())!.id
+    await repo.fork('main', 'side')
+    await repo.branch('side').set('s', 1)
+    // Cross a 4,096-generation window of the index.
+    await main.transaction(() => undefined)
+    for (let i = 0; i < 4200; i++) await main.set(`k/${i % 7}`, i)
+    const head = (await main.head())!
+    const entries = await repo.backend.objects.graphRange!(1, 3)
+    assert.ok(entries.some(e => e.id === fork && e.generation === 1 && e.parents.length === 0))
+    const second = entries.find(e => e.generation === 2)
+    assert.ok(second && second.parents.length === 1 && (second.parents[0] === fork))
+    await repo.close()
+    repo = await Repo.open({ backend: levelBackend(dir) })
+    assert.deepEqual(await repo.lcas('main', 'side'), { status: 'ok', lcas: [fork] })
+    assert.deepEqual(await repo.lcas('side', head.id), { status: 'ok', lcas: [fork] })
+    assert.equal(await repo.isAncestor(fork, 'main'), true)
+    assert.deepEqual(await repo.lcas('main', 'side', { maxDepth: 100 }), { status: 'max-depth-reached', maxDepth: 100 })
+    await repo.close()
+  } finally { rmSync(dir, { recursive: true, force: true }) }
+})

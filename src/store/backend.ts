@@ -8,9 +8,17 @@ export interface ObjectStore {
   has(id: string): Promise<boolean>
   /** Store many objects in one batch: all or nothing. Storing an object twice is harmless. */
   putMany(objects: readonly StoredObject[]): Promise<void>
+  /**
+   * Optional commit-graph index: every stored commit whose generation is in [low, high], with its parents.
+   * Read in generation order, it lets an LCA search load the commits it walks in a few sequential reads.
+   */
+  graphRange?(low: number, high: number): Promise<GraphEntry[]>
   /** Ids that start with `prefix` (at most a few; used to resolve short ids). Optional. */
   findPrefix?(prefix: string): Promise<string[]>
 }
+
+/** One commit of the commit-graph index. */
+export interface GraphEntry { id: string; generation: number; parents: string[] }
 
 /** A change of one ref, as watchers see it. `old`/`new` undefined mean absent. */
 export interface RefChange {

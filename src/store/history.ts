@@ -122,7 +122,7 @@ export async function findLcas(reader: ObjectReader, as: readonly string[], bs: 
   const state = new Map<string, WalkState>()
   const heap = new Heap<string>()
   let nonStaleQueued = 0 // heap entries whose commit is not stale: the search ends when none is left
-  const generation = (id: string) => reader.cachedGeneration(id) ?? reader.generation(id)
+  const generation = (id: string) => reader.generationOf(id)
   const push = async (id: string, s: WalkState, d: number) => {
     if (d < s.depth) s.depth = d
     heap.push(await generation(id), id)
@@ -148,8 +148,10 @@ export async function findLcas(reader: ObjectReader, as: readonly string[], bs: 
       if (!(s.flags & RESULT)) { s.flags |= RESULT; results.push(id) }
       f |= STALE
     }
-    const c = reader.cachedCommit(id) ?? await reader.commit(id)
-    for (const p of c.parents) {
+    // The parents are a generation or more below: have their part of the commit-graph index ready.
+    const g = reader.cachedGeneration(id)
+    if (g !== undefined) { const pending = reader.prefetchGraph(g - 1); if (pending) await pending }
+    for (const p of await reader.parentsOf(id)) {
       let ps = state.get(p)
       if (ps && (ps.flags & f) === f) continue
       if (!(f & STALE) && s.depth + 1 > maxDepth) return { status: 'max-depth-reached', maxDepth }

@@ -298,6 +298,18 @@ function parseHeaders(body: Uint8Array, what: string): { headers: [string, strin
   return { headers, message }
 }
 
+/** The parent ids of a commit body, read from its header without decoding the rest. */
+export function commitParents(body: Uint8Array): string[] {
+  const out: string[] = []
+  // "tree <40 hex>\n" is 46 bytes; each "parent <40 hex>\n" 48.
+  let i = 46
+  while (i + 48 <= body.length && body[i] === 0x70 && body[i + 6] === 0x20 && body[i + 47] === 0x0a) {
+    out.push(fromUtf8(body.subarray(i + 7, i + 47)))
+    i += 48
+  }
+  return out
+}
+
 export function decodeCommit(body: Uint8Array): CommitObject {
   const { headers, message } = parseHeaders(body, 'commit')
   let tree: string | undefined

@@ -35,12 +35,17 @@ export interface CacheOptions {
   commits?: number
 }
 
+/** How many generations one read of the commit-graph index covers. */
+const GRAPH_WINDOW = 4096
+
 /** Reads objects through caches of decoded trees, commits and value bytes. */
 export class ObjectReader {
   private readonly trees: LRU<string, TreeNode>
   private readonly blobs: LRU<string, Uint8Array>
   private readonly commits: LRU<string, CommitObject>
   private readonly generations = new LRU<string, number>(1_000_000)
+  private readonly graphParents = new LRU<string, string[]>(200_000)
+  private readonly graphWindows = new Set<number>()
   constructor(readonly objects: ObjectStore, opts: CacheOptions = {}) {
     this.trees = new LRU(opts.trees ?? 50_000)
     this.blobs = new LRU(opts.valueBytes ?? 64 * 1024 * 1024, (b) => b.length + 64)
@@ -113,6 +118,50 @@ export class ObjectReader {
       if (!pending) { this.generations.set(top, max + 1); stack.pop() }
     }
     return this.generations.get(id)!
+  }
+
+  /**
+   * The parents of a commit: from the caches, else from the store's commit-graph index (a window of
+   * generations read in one scan, when the store has one and `generation` is known), else the commit itself.
+   */
+  parentsOf(id: string): string[] | Promise<string[]> {
+    const c = this.commits.get(id)
+    if (c) return c.parents
+    const p = this.graphParents.get(id)
+    if (p) return p
+    return this.loadParents(id)
+  }
+
+  private async loadParents(id: string): Promise<string[]> {
+    const g = this.generations.get(id)
+    if (g !== undefined) {
+      await this.prefetchGraph(g)
+      const p = this.graphParents.get(id)
+      if (p) return p
+    }
+    return (await this.commit(id)).parents
+  }
+
+  /**
+   * Load the window of the commit-graph index holding `generation` (once), so the commits of a walk through
+   * those generations need no reads of their own. Does nothing for stores without the index.
+   */
+  prefetchGraph(generation: number): Promise<void> | undefined {
+    if (!this.objects.graphRange || generation < 1) return undefined
+    const window = Math.floor(generation / GRAPH_WINDOW)
+    if (this.graphWindows.has(window)) return undefined
+    this.graphWindows.add(window)
+    return this.objects.graphRange(window * GRAPH_WINDOW, window * GRAPH_WINDOW + GRAPH_WINDOW - 1).then(entries => {
+      for (const e of entries) {
+        this.graphParents.set(e.id, e.parents)
+        this.generations.set(e.id, e.generation)
+      }
+    })
+  }
+
+  /** The generation if known, without reading the commit when the commit-graph window holding it was loaded. */
+  generationOf(id: string): number | Promise<number> {
+    return this.generations.get(id) ?? this.generation(id)
   }
 
   /** The decoded commit if cached (no I/O). */

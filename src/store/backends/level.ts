@@ -3,10 +3,11 @@
 import { Level } from 'level'
 import { openStoreChannel, sharedAcrossContexts, withStoreLock } from '#platform/store-sharing'
 import type { StoreChannel } from '#platform/store-sharing'
-import type { Backend, ObjectStore, RefChange, RefStore } from '../backend.js'
+import type { Backend, GraphEntry, ObjectStore, RefChange, RefStore } from '../backend.js'
 import { Mutex, Watchers } from '../backend.js'
 import { fromUtf8, utf8 } from '../bytes.js'
 import { BackendError } from '../errors.js'
+import { commitParents } from '../objects.js'
 import type { GitObject, ObjectType, StoredObject } from '../objects.js'
 
 const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 }
@@ -23,8 +24,13 @@ function wrap(op: string, e: unknown): BackendError {
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
 
+/** Key of a commit in the commit-graph index: `g`, the generation as 8 hex digits (so keys sort by it), the id. */
+function graphKey(generation: number, id: string): string {
+  return 'g' + generation.toString(16).padStart(8, '0') + id
+}
+
 function objectOps(objects: readonly StoredObject[]): Op[] {
-  const ops: Op[] = new Array(objects.length)
+  const ops: Op[] = []
   for (let i = 0; i < objects.length; i++) {
     const o = objects[i]
     let v: Uint8Array
@@ -33,12 +39,14 @@ function objectOps(objects: readonly StoredObject[]): Op[] {
       v[0] = COMMIT_WITH_GENERATION
       new DataView(v.buffer).setUint32(1, o.generation)
       v.set(o.body, 5)
+      // The commit-graph entry: parents as ASCII hex, one after another.
+      ops.push({ type: 'put', key: graphKey(o.generation, o.id), value: utf8(commitParents(o.body).join('')) })
     } else {
       v = new Uint8Array(o.body.length + 1)
       v[0] = TYPE_CODE[o.type]
       v.set(o.body, 1)
     }
-    ops[i] = { type: 'put', key: 'o' + o.id, value: v }
+    ops.push({ type: 'put', key: 'o' + o.id, value: v })
   }
   return ops
 }
@@ -62,6 +70,19 @@ class LevelObjects implements ObjectStore {
     const db = this.db()
     try { return (db.supports as { getSync?: boolean }).getSync ? db.getSync('o' + id) !== undefined : await db.has('o' + id) } catch (e) { throw wrap('has', e) }
   }
+  async graphRange(low: number, high: number): Promise<GraphEntry[]> {
+    const out: GraphEntry[] = []
+    try {
+      for await (const [k, v] of this.db().iterator({ gte: graphKey(Math.max(0, low), ''), lt: graphKey(high + 1, '') })) {
+        const text = fromUtf8(v)
+        const parents: string[] = []
+        for (let i = 0; i + 40 <= text.length; i += 40) parents.push(text.slice(i, i + 40))
+        out.push({ id: k.slice(9), generation: parseInt(k.slice(1, 9), 16), parents })
+      }
+    } catch (e) { throw wrap('scan', e) }
+    return out
+  }
+
   async findPrefix(prefix: string): Promise<string[]> {
     const out: string[] = []
     try {
