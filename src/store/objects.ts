@@ -162,14 +162,10 @@ function encodeAnyTree(entries: readonly TreeEntry[]): Uint8Array {
 /** Short ASCII names without a TextDecoder call (most names): undefined when a byte is not ASCII. */
 function asciiName(b: Uint8Array, start: number, end: number): string | undefined {
   if (end - start > 64) return undefined
-  let s = ''
-  for (let i = start; i < end; i++) {
-    const c = b[i]
-    if (c > 0x7f) return undefined
-    s += String.fromCharCode(c)
-  }
-  return s
+  for (let i = start; i < end; i++) if (b[i] > 0x7f) return undefined
+  return asciiText.decode(b.subarray(start, end))
 }
+const asciiText = new TextDecoder('latin1')
 
 /** Decode a tree body into its entries, in stored order. Corrupt input throws CorruptObjectError. */
 export function decodeTree(body: Uint8Array): TreeEntry[] {
@@ -178,8 +174,11 @@ export function decodeTree(body: Uint8Array): TreeEntry[] {
   while (i < body.length) {
     const sp = body.indexOf(0x20, i)
     if (sp < 0 || sp - i > 6 || sp === i) throw new CorruptObjectError('tree entry without a mode', { type: 'tree' })
-    let mode = ''
-    for (let k = i; k < sp; k++) mode += String.fromCharCode(body[k])
+    let mode: string
+    // The two modes larix writes, recognised without building a string.
+    if (sp - i === 6 && body[i] === 0x31 && body[i + 1] === 0x30 && body[i + 2] === 0x30 && body[i + 3] === 0x36 && body[i + 4] === 0x34 && body[i + 5] === 0x34) mode = MODE_FILE
+    else if (sp - i === 5 && body[i] === 0x34 && body[i + 1] === 0x30 && body[i + 2] === 0x30 && body[i + 3] === 0x30 && body[i + 4] === 0x30) mode = MODE_TREE
+    else { mode = ''; for (let k = i; k < sp; k++) mode += String.fromCharCode(body[k]) }
     if (!MODES.has(mode)) {
       // Old Git wrote 100664 and friends; treat any other octal file mode as a regular file, as fsck does.
       if (!/^[0-7]+$/.test(mode)) throw new CorruptObjectError(`bad tree entry mode "${mode}"`, { type: 'tree' })
