@@ -227,7 +227,7 @@ describe('larix command', { concurrency: 4 }, () => {
     await usage(run('--frob', 'ls'), /unknown option --frob/)
     await usage(run('ls', '--store'), /--store needs a value/)
     await usage(run(), /no command/)
-    await usage(run('serve'), /serve is not available/)
+    await usage(run('replicate'), /replicate is not available/)
     const r = await run('--json', 'frobnicate')
     assert.equal(r.code, 2)
     assert.deepEqual(json<{ error: { code: string } }>(r.stderr).error.code, 'LARIX_USAGE')

@@ -8,12 +8,14 @@ export class UsageError extends Error {
 }
 
 /** Options that only some commands take; the rest are global. */
-export type LocalOption = 'message' | 'author' | 'limit' | 'into' | 'noFf' | 'dryRun' | 'mainline' | 'graph'
+export type LocalOption = 'message' | 'author' | 'limit' | 'into' | 'noFf' | 'dryRun' | 'mainline' | 'graph' | 'depth' | 'force'
+  | 'http' | 'git' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'token' | 'peer'
 
 /** How each local option is spelt on the command line. */
 export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
   message: '--message', author: '--author', limit: '--limit', into: '--into', noFf: '--no-ff', dryRun: '--dry-run',
-  mainline: '--mainline', graph: '--graph',
+  mainline: '--mainline', graph: '--graph', depth: '--depth', force: '--force',
+  http: '--http', git: '--git', host: '--host', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsCa: '--tls-ca', token: '--token', peer: '--peer',
 }
 
 export interface CliOptions {
@@ -32,6 +34,22 @@ export interface CliOptions {
   /** revert: the 1-based parent of a merge commit whose side to keep. */
   mainline?: number
   graph: boolean
+  /** clone, pull: fetch only this many commits of history. */
+  depth?: number
+  /** push: replace the remote branch even if that loses its commits. */
+  force: boolean
+  /** serve: the smart HTTP port (0: any free port). */
+  http?: number
+  /** serve: the git:// port. */
+  git?: number
+  /** serve: the address to listen on (default 127.0.0.1). */
+  host?: string
+  /** serve: options of the design that this build does not implement yet (refused with a message). */
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
+  token?: string
+  peer: string[]
 }
 
 export interface Invocation {
@@ -59,6 +77,16 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   mainline: { type: 'string' },
   graph: { type: 'boolean' },
+  depth: { type: 'string' },
+  force: { type: 'boolean' },
+  http: { type: 'string' },
+  git: { type: 'string' },
+  host: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  token: { type: 'string' },
+  peer: { type: 'string', multiple: true },
 } as const
 
 // parseArgs takes `-1` for a short option; a JSON value may be a negative number, so such arguments are
@@ -88,6 +116,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const positionals = parsed.positionals.map(unhide)
   const given: Record<LocalOption, unknown> = {
     message: v.message, author: v.author, limit: v.limit, into: v.into, noFf: v['no-ff'], dryRun: v['dry-run'], mainline: v.mainline, graph: v.graph,
+    depth: v.depth, force: v.force,
+    http: v.http, git: v.git, host: v.host, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], tlsCa: v['tls-ca'], token: v.token, peer: v.peer,
   }
   const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
@@ -104,6 +134,16 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     dryRun: v['dry-run'] ?? false,
     mainline: v.mainline === undefined ? undefined : parseMainline(unhide(v.mainline)),
     graph: v.graph ?? false,
+    depth: v.depth === undefined ? undefined : parseDepth(unhide(v.depth)),
+    force: v.force ?? false,
+    http: v.http === undefined ? undefined : parsePort(unhide(v.http), '--http'),
+    git: v.git === undefined ? undefined : parsePort(unhide(v.git), '--git'),
+    host: str(v.host),
+    tlsCert: str(v['tls-cert']),
+    tlsKey: str(v['tls-key']),
+    tlsCa: str(v['tls-ca']),
+    token: str(v.token),
+    peer: (v.peer ?? []).map(unhide),
   }
   if (options.store === '') throw new UsageError('--store needs a directory')
   return { command: positionals[0], args: positionals.slice(1), options, local }
@@ -111,6 +151,16 @@ export function parseInvocation(argv: readonly string[]): Invocation {
 
 function parseLimit(s: string): number {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--limit takes a whole number of commits >= 1, got ${JSON.stringify(s)}`)
+  return Number(s)
+}
+
+function parseDepth(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1) throw new UsageError(`--depth takes a whole number of commits >= 1, got ${JSON.stringify(s)}`)
+  return Number(s)
+}
+
+function parsePort(s: string, flag: string): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new UsageError(`${flag} takes a port number from 0 to 65535, got ${JSON.stringify(s)}`)
   return Number(s)
 }
 

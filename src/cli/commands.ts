@@ -8,6 +8,10 @@ import type { Change } from './format.js'
 import { commitLine, conflictLines, listLine, logLine, onelineLine, pretty, shellQuote, showText } from './format.js'
 import { graphOrder, graphRows, simplify } from './graph.js'
 import { tour } from './tour.js'
+import { clone } from './clone.js'
+import { pull } from './pull.js'
+import { push } from './push.js'
+import { serve } from './serve.js'
 
 export interface Context {
   repo: Repo
@@ -43,6 +47,8 @@ export interface Command {
   options: readonly LocalOption[]
   /** Whether the command may create the store; the others refuse to run on a store that is not there. */
   creates: boolean
+  /** The positional argument naming the store, for a command that makes a new one there (clone DIR); else --store. */
+  storeArg?: number
   run(ctx: Context): Promise<Output>
 }
 
@@ -359,11 +365,11 @@ const tourCmd: Command = {
 
 /** Every command `larix` runs, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  init, get, set, rm, ls, log, branch: branchCmd, fork, merge, revert, reset, show, tour: tourCmd,
+  init, get, set, rm, ls, log, branch: branchCmd, fork, merge, revert, reset, show, tour: tourCmd, clone, pull, push, serve,
 }
 
 /** Commands of the design that this build does not have yet. */
-export const PLANNED = new Set(['serve', 'clone', 'pull', 'push', 'replicate', 'unikernel'])
+export const PLANNED = new Set(['replicate', 'unikernel'])
 
 /** Refuse argument counts and options the command does not take, as usage errors. */
 export function checkInvocation(name: string, cmd: Command, args: readonly string[], local: readonly LocalOption[]): void {

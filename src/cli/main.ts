@@ -1,7 +1,7 @@
 // The `larix` command: parse, open the store, run one command, print, close. Exit status 0 when done,
 // 1 for a LarixError (the store said no) or an outcome the command reports as failed (a merge conflict),
 // 2 for a command line that does not parse.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { LarixError, levelBackend, Repo } from '../store/index.js'
 import type { Invocation } from './args.js'
@@ -53,8 +53,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
 
   let repo: Repo | undefined
   try {
-    const store = resolve(inv.options.store)
+    const store = resolve(cmd.storeArg === undefined ? inv.options.store : inv.args[cmd.storeArg])
     const storeExisted = existsSync(store)
+    if (cmd.storeArg !== undefined && storeExisted && readdirSync(store).length > 0) {
+      throw new LarixError('LARIX_EXISTS', `${store} already exists and is not empty`, { path: store })
+    }
     if (!storeExisted && !cmd.creates) {
       throw new LarixError('LARIX_NOT_FOUND', `no larix store at ${store} (create one with larix init, or name another with --store DIR)`, { what: 'store', id: store })
     }

@@ -1,4 +1,4 @@
-// `larix tour`, what `npm start` runs: a few writes, a branch, more writes there and the two logs, each
+// `larix tour`: a few writes, a branch, more writes there and the two logs, each
 // step printed as the command that does the same. Safe to run again and again on one store: it counts
 // its runs in `tour/runs`, so every run commits something and none trips over what an earlier one left.
 import type { Branch, Commit } from '../store/index.js'

@@ -21,7 +21,15 @@ Commands:
   revert COMMIT        a new commit on --branch that undoes what COMMIT changed (a merge: --mainline N)
   reset COMMIT         move --branch to COMMIT (rollback)
   show COMMIT          a commit and what it changed since its first parent
-  tour                 a short guided tour on the store (what npm start runs)
+  clone URL DIR        a new store in DIR with the branches of the Git remote at URL (http://, https://,
+                       git://); --depth N: only the last N commits. The URL is remembered for pull and push
+  pull [URL]           fetch the remote's branch named like --branch and merge it in with larix's mergers
+                       (per key for JSON); conflicts are listed as merge lists them (exit status 1)
+  push [URL]           push --branch to the remote branch of that name; if the remote moved, pull (merge)
+                       first and push the merge; --force replaces the remote branch instead
+  serve                serve the store to Git (git clone, fetch, pull, push) over smart HTTP (--http PORT,
+                       default 8080 when no port is named) and git:// (--git PORT), until Ctrl-C
+  tour                 a short guided tour on the store
   help                 this text
 
 Options (before or after the command):
@@ -36,6 +44,11 @@ Options (before or after the command):
   --no-ff              make a merge commit even when a fast-forward would do (merge)
   --dry-run            say what the merge would do and move no branch (merge)
   --mainline N         reverting a merge: keep parent N's side, undo the rest (revert)
+  --depth N            fetch only the last N commits of each branch (clone, pull)
+  --force              replace the remote branch even if that drops its commits (push)
+  --http PORT          serve smart HTTP on PORT (0: any free port; printed) (serve)
+  --git PORT           serve git:// on PORT, Git's daemon protocol (Git's own port is 9418) (serve)
+  --host H             the address serve listens on (default 127.0.0.1: this machine only)
   -h, --help           this text
   -V, --version        the version of larix
 
@@ -53,6 +66,10 @@ Merge conflicts: merge prints each conflicting path with its base, ours (the bra
 theirs (FROM) values, and exits with status 1 leaving the branch unchanged (with --json, the result on
 stdout). A revert that conflicts with later commits is an error (LARIX_CONFLICT) and lists its conflicts
 on stderr (with --json, in the error's "conflicts").
+
+Remotes: clone, pull and push speak Git's smart protocol (v2 when the server offers it), so any Git
+host, git http-backend or git daemon can be a remote. Progress goes to stderr on a terminal only
+(LARIX_PROGRESS=1 forces it, =0 silences it). clone remembers URL in DIR/larix-remote.json.
 
 Exit status: 0 done; 1 a larix error, printed as "larix: <message> (<code>)" on stderr
 (with --json: {"error": {"code", "message"}}), or a merge that stopped on conflicts; 2 bad usage.

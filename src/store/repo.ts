@@ -13,6 +13,7 @@ import { mergeNodes } from './merge/trees.js'
 import type { Conflict, MergeContext } from './merge/trees.js'
 import { MergeRules } from './merge/rules.js'
 import type { Merger } from './merge/mergers.js'
+import type { CloneOptions, PullOptions, PullResult, PushOptions, PushResult } from '../sync/client/index.js'
 import { encodeCommit, formatPerson, isObjectId, objectId, parsePerson } from './objects.js'
 import type { CommitObject, Person, StoredObject } from './objects.js'
 import { formatPath, parsePath } from './path.js'
@@ -163,7 +164,23 @@ export class Repo<V = unknown> {
     const backend = opts.backend ?? levelBackend('./.larix')
     const repo = new Repo<V>(backend, opts)
     await backend.open()
+    await repo.loadShallow()
     return repo
+  }
+
+  /**
+   * Clone a remote (any Git host, `git daemon`, `larix serve`) into a new store.
+   * @example const repo = await Repo.clone('http://127.0.0.1:8080/', { backend: levelBackend('./copy') })
+   */
+  static async clone<V = unknown>(url: string, opts: CloneOptions<V> = {}): Promise<Repo<V>> {
+    return (await import('../sync/client/clone.js')).clone<V>(url, opts)
+  }
+
+  /** @internal The shallow boundary a shallow clone recorded (`refs/larix/shallow`, Git's `shallow` file format). */
+  async loadShallow(): Promise<void> {
+    const id = await this.backend.refs.get('refs/larix/shallow')
+    const o = id === undefined ? undefined : await this.backend.objects.get(id)
+    if (o?.type === 'blob') this.reader.setShallow(new TextDecoder().decode(o.body).split('\n').filter(isObjectId))
   }
 
   /** A handle on a branch; the branch itself is created by its first commit. */
@@ -657,6 +674,16 @@ export class Branch<V = unknown> {
         await backoff(attempt + 1)
       }
     })
+  }
+
+  /** Fetch this branch from `remote` and merge it here with the store's mergers (content-aware, not Git's line merge). */
+  async pull(remote: string, opts: Omit<PullOptions, 'branch'> = {}): Promise<PullResult<V>> {
+    return (await import('../sync/client/pull.js')).pull(this.repo, remote, { ...opts, branch: this.name })
+  }
+
+  /** Push this branch to `remote` by compare-and-set; `{ pullFirst: true }` turns a rejection into pull-then-push. */
+  async push(remote: string, opts: Omit<PushOptions, 'branch'> = {}): Promise<PushResult> {
+    return (await import('../sync/client/push.js')).push(this.repo, remote, { ...opts, branch: this.name })
   }
 
   /** History of the branch, newest first; with `path`, only the commits that changed that path. */

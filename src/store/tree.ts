@@ -46,6 +46,7 @@ export class ObjectReader {
   private readonly generations = new LRU<string, number>(1_000_000)
   private readonly graphParents = new LRU<string, string[]>(200_000)
   private readonly graphWindows = new Set<number>()
+  private readonly shallow = new Set<string>()
   constructor(readonly objects: ObjectStore, opts: CacheOptions = {}) {
     this.trees = new LRU(opts.trees ?? 50_000)
     this.blobs = new LRU(opts.valueBytes ?? 64 * 1024 * 1024, (b) => b.length + 64)
@@ -90,10 +91,22 @@ export class ObjectReader {
     const hit = this.commits.get(id)
     if (hit) return hit
     const o = await this.object(id, 'commit')
-    const c = decodeCommit(o.body)
+    let c = decodeCommit(o.body)
+    // A shallow clone's boundary: history stops here (the parents are not in the store).
+    if (this.shallow.has(id)) c = { ...c, parents: [] }
+    else if (o.generation !== undefined) this.generations.set(id, o.generation)
     this.commits.set(id, c)
-    if (o.generation !== undefined) this.generations.set(id, o.generation)
     return c
+  }
+
+  /** The commits of a shallow history whose parents are missing on purpose: walks treat them as roots. */
+  setShallow(ids: Iterable<string>): void {
+    this.shallow.clear()
+    for (const id of ids) this.shallow.add(id)
+    this.commits.clear()
+    this.generations.clear()
+    this.graphParents.clear()
+    this.graphWindows.clear()
   }
 
   /**
@@ -125,6 +138,7 @@ export class ObjectReader {
    * generations read in one scan, when the store has one and `generation` is known), else the commit itself.
    */
   parentsOf(id: string): string[] | Promise<string[]> {
+    if (this.shallow.has(id)) return []
     const c = this.commits.get(id)
     if (c) return c.parents
     const p = this.graphParents.get(id)

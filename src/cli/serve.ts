@@ -1,0 +1,73 @@
+// `larix serve`: the store over Git's smart protocol, smart HTTP (--http PORT) and git:// (--git PORT), on
+// 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM. With neither port given, HTTP on
+// DEFAULT_HTTP_PORT. It prints where it listens as soon as it does (a caller may pass port 0 and read it).
+import { startServer } from '../platform/node/serve.js'
+import { LarixError } from '../store/index.js'
+import type { Command, Context, Output } from './commands.js'
+import { shellQuote } from './format.js'
+
+/** The HTTP port of `larix serve` when no listener is named. */
+export const DEFAULT_HTTP_PORT = 8080
+
+/** Options of the design that this build does not have yet; refused rather than silently ignored. */
+function refuseUnbuilt(ctx: Context): void {
+  const o = ctx.options
+  const missing: string[] = []
+  if (o.tlsCert !== undefined || o.tlsKey !== undefined || o.tlsCa !== undefined) missing.push('TLS (--tls-cert, --tls-key, --tls-ca)')
+  if (o.token !== undefined) missing.push('token authentication (--token)')
+  if (o.peer.length > 0) missing.push('replication with peers (--peer)')
+  if (missing.length > 0) {
+    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves plain HTTP and git:// only`, { options: missing })
+  }
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise(resolve => {
+    const on = (signal: string) => {
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(signal)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}
+
+async function run(ctx: Context): Promise<Output> {
+  refuseUnbuilt(ctx)
+  const { options } = ctx
+  const http = options.http ?? (options.git === undefined ? DEFAULT_HTTP_PORT : undefined)
+  const host = options.host ?? '127.0.0.1'
+  let running
+  try {
+    running = await startServer(ctx.repo.backend, {
+      ...(http !== undefined ? { http } : {}),
+      ...(options.git !== undefined ? { git: options.git } : {}),
+      host,
+      onError: e => process.stderr.write(`larix serve: a request failed: ${(e as Error)?.message ?? e}\n`),
+    })
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
+      throw new LarixError('LARIX_LISTEN', `cannot listen on ${host}: ${err.message}`, { host })
+    }
+    throw e
+  }
+  const urls = { http: running.http?.url, git: running.git?.url }
+  if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls }) + '\n')
+  else {
+    const lines = [`larix serve: serving ${ctx.store}`]
+    if (urls.http) lines.push(`  smart HTTP  ${urls.http}    git clone ${urls.http} ${shellQuote('my-copy')}`)
+    if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
+    lines.push('Ctrl-C stops it.')
+    process.stdout.write(lines.join('\n') + '\n')
+  }
+  const signal = await waitForSignal()
+  await running.close()
+  return { data: { stopped: signal, ...urls }, lines: [`larix serve: stopped (${signal})`] }
+}
+
+export const serve: Command = {
+  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
+  run,
+}

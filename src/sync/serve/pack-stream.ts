@@ -1,0 +1,165 @@
+// Sending a pack: the objects a walk chose, read one at a time and written into side-band-sized chunks as
+// they come, so a clone of any size holds one object (plus the walk's bounded cache) and one chunk in
+// memory, never the pack.
+//
+// Why not writePack: it is the right writer for packs that are kept (it records each entry's offset and
+// CRC-32 for the index). A pack on the wire needs neither, and most larix objects are a few hundred bytes
+// (JSON values, trees of ids, commits), which deflate shrinks by little at a cost of ~5 µs per call, the
+// largest part of serving a clone. So objects under STORE_BELOW bytes go out as zlib "stored" blocks
+// (a copy and an Adler-32); larger ones are deflated. Every Git reads both.
+import { deflate } from '#platform/zlib'
+import { sha1Stream } from '#platform/sha1'
+import type { ObjectStore } from '../../store/backend.js'
+import { encodeEntryHeader, encodePackHeader, TYPE_CODE } from '../pack/format.js'
+import { encodeSideband, FLUSH_PKT, SIDEBAND_DATA, SIDEBAND_PROGRESS } from '../wire/index.js'
+import { MissingObjectError } from './walk.js'
+import type { WalkedObject } from './walk.js'
+
+export interface PackStreamOptions {
+  /** Largest side-band pkt-line (65520 for side-band-64k and v2, 1000 for side-band); 0 for a raw pack. */
+  sideband: number
+  progress: boolean
+  /** zlib level for objects of STORE_BELOW bytes and more. */
+  level: number
+  /** Bodies the walk already read; entries are dropped once written. */
+  cache?: Map<string, Uint8Array>
+}
+
+/** Objects smaller than this are stored, not deflated (see above). */
+export const STORE_BELOW = 1024
+
+const RAW_CHUNK = 65536
+
+/** One progress message, framed for channel 2. */
+export function progressPkt(text: string, sideband: number): Uint8Array {
+  return encodeSideband(SIDEBAND_PROGRESS, text, sideband)
+}
+
+function adler32(data: Uint8Array): number {
+  let a = 1, b = 0
+  const n = data.length
+  for (let i = 0; i < n;) {
+    const end = Math.min(n, i + 5552) // the most bytes before b can overflow 2^32
+    for (; i < end; i++) { a += data[i]; b += a }
+    a %= 65521
+    b %= 65521
+  }
+  return ((b << 16) | a) >>> 0
+}
+
+/**
+ * Fills chunks with pack bytes; each chunk leaves room in front for the side-band header, so framing costs
+ * no copy. Hashes the pack bytes (not the framing) for the trailer.
+ */
+class ChunkWriter {
+  private buf: Uint8Array
+  private pos: number
+  private readonly head: number
+  private readonly cap: number
+  private readonly hash = sha1Stream()
+  readonly full: Uint8Array[] = []
+
+  constructor(private readonly sideband: number) {
+    this.head = sideband ? 5 : 0
+    this.cap = sideband ? sideband : RAW_CHUNK
+    this.buf = new Uint8Array(this.cap)
+    this.pos = this.head
+  }
+
+  write(bytes: Uint8Array): void {
+    let o = 0
+    while (o < bytes.length) {
+      const n = Math.min(bytes.length - o, this.cap - this.pos)
+      this.buf.set(n === bytes.length && o === 0 ? bytes : bytes.subarray(o, o + n), this.pos)
+      this.pos += n
+      o += n
+      if (this.pos === this.cap) this.cut()
+    }
+  }
+
+  byte(b: number): void {
+    this.buf[this.pos++] = b
+    if (this.pos === this.cap) this.cut()
+  }
+
+  /** Close the current chunk (if it holds anything) and start another. */
+  cut(): void {
+    if (this.pos === this.head) return
+    const chunk = this.buf.subarray(0, this.pos)
+    this.hash.update(chunk.subarray(this.head))
+    if (this.sideband) {
+      const n = this.pos
+      const hex = '0123456789abcdef'
+      chunk[0] = hex.charCodeAt((n >> 12) & 15)
+      chunk[1] = hex.charCodeAt((n >> 8) & 15)
+      chunk[2] = hex.charCodeAt((n >> 4) & 15)
+      chunk[3] = hex.charCodeAt(n & 15)
+      chunk[4] = SIDEBAND_DATA
+    }
+    this.full.push(chunk)
+    this.buf = new Uint8Array(this.cap)
+    this.pos = this.head
+  }
+
+  /** The pack's checksum, once everything before it is written. */
+  trailer(): Uint8Array {
+    this.cut()
+    const hex = this.hash.digestHex()
+    const t = new Uint8Array(20)
+    for (let i = 0; i < 20; i++) t[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+    return t
+  }
+}
+
+/** A zlib stream of `body` in stored blocks: header 78 01, blocks of at most 65535 bytes, Adler-32. */
+function writeStored(w: ChunkWriter, body: Uint8Array): void {
+  w.byte(0x78)
+  w.byte(0x01)
+  let o = 0
+  do {
+    const n = Math.min(65535, body.length - o)
+    const last = o + n === body.length
+    w.byte(last ? 1 : 0)
+    w.byte(n & 0xff)
+    w.byte(n >> 8)
+    w.byte(~n & 0xff)
+    w.byte((~n >> 8) & 0xff)
+    w.write(body.subarray(o, o + n))
+    o += n
+  } while (o < body.length)
+  const a = adler32(body)
+  w.byte(a >>> 24)
+  w.byte((a >>> 16) & 0xff)
+  w.byte((a >>> 8) & 0xff)
+  w.byte(a & 0xff)
+}
+
+/**
+ * The pack of `objects`, framed as asked; with side-band it ends with the flush-pkt that closes the stream.
+ * Throws (MissingObjectError, a store error) in the middle if an object cannot be read: the caller reports it.
+ */
+export async function* packStream(store: ObjectStore, objects: readonly WalkedObject[], opts: PackStreamOptions): AsyncGenerator<Uint8Array> {
+  const w = new ChunkWriter(opts.sideband)
+  const cache = opts.cache
+  w.write(encodePackHeader(objects.length))
+  for (const { id, type } of objects) {
+    let body = cache?.get(id)
+    if (body !== undefined) cache!.delete(id)
+    else {
+      const o = await store.get(id)
+      if (!o) throw new MissingObjectError(type, id)
+      body = o.body
+    }
+    w.write(encodeEntryHeader(TYPE_CODE[type], body.length))
+    if (body.length < STORE_BELOW) writeStored(w, body)
+    else w.write(deflate(body, opts.level))
+    while (w.full.length > 0) yield w.full.shift()!
+  }
+  const trailer = w.trailer()
+  while (w.full.length > 0) yield w.full.shift()!
+  yield opts.sideband ? encodeSideband(SIDEBAND_DATA, trailer, opts.sideband) : trailer
+  if (opts.sideband) {
+    if (opts.progress) yield progressPkt(`Total ${objects.length} (delta 0), reused 0 (delta 0), pack-reused 0\n`, opts.sideband)
+    yield FLUSH_PKT
+  }
+}

@@ -1,0 +1,311 @@
+// Which objects a fetch must send, and whether a push is connected: the commits reachable from the wanted
+// tips but not from what the other side has, walked by generation number so the walk stops as soon as
+// nothing interesting is left, then the trees and blobs of those commits minus what the boundary commits
+// (the ones the other side has, just below) already hold at the same paths.
+import type { ObjectStore } from '../../store/backend.js'
+import { NotFoundError } from '../../store/errors.js'
+import { Heap } from '../../store/history.js'
+import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
+import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
+import type { ObjectReader } from '../../store/tree.js'
+
+/** One object to send, in pack order. */
+export interface WalkedObject {
+  id: string
+  type: ObjectType
+}
+
+export interface WalkInput {
+  /** What the other side wants: commits, or tags, trees and blobs. */
+  wants: readonly string[]
+  /** What it has (and so everything reachable from there): commits or tags; unknown ids must be left out. */
+  haves: readonly string[]
+  /** Commits the other side holds without their parents (a shallow clone): its view of history stops there. */
+  clientShallow?: ReadonlySet<string>
+  /** Commits whose parents are not to be sent (the shallow boundary of a `deepen`). */
+  boundary?: ReadonlySet<string>
+  /** Client-shallow commits whose parents the client now gets (a deepen made them non-shallow). */
+  unshallow?: readonly string[]
+}
+
+export interface WalkOptions {
+  /** Check that every object exists (a blob is looked up, not read): for a push's connectivity check. */
+  verify?: boolean
+  /** Called now and then with the number of objects found so far. */
+  onProgress?(objects: number): void
+  /** Objects already read during the walk (commit and tree bodies), for the pack writer to reuse; bounded by `cacheBytes`. */
+  cache?: Map<string, Uint8Array>
+  cacheBytes?: number
+  /** At most this many boundary trees are compared against (default 32); more only means sending a few objects twice. */
+  maxBoundaryTrees?: number
+  /** Stops the walk (it rejects with the signal's reason). */
+  signal?: AbortSignal
+}
+
+export interface WalkResult {
+  objects: WalkedObject[]
+  /** Commits to send, newest first. */
+  commits: string[]
+}
+
+/** An object a walk needed and the store does not hold (a push that is not connected, a store that lost data). */
+export class MissingObjectError extends NotFoundError {
+  constructor(what: string, id: string) {
+    super(what, id)
+  }
+}
+
+const INTERESTING = 1
+const UNINTERESTING = 2
+
+/** Read an object's type and body, or throw MissingObjectError. */
+async function readObject(store: ObjectStore, id: string, what: string): Promise<{ type: ObjectType; body: Uint8Array }> {
+  const o = await store.get(id)
+  if (!o) throw new MissingObjectError(what, id)
+  return o
+}
+
+/** Follow tags down to what they point at; every tag met is reported to `onTag`. */
+async function peel(store: ObjectStore, id: string, onTag?: (tag: string) => void): Promise<{ id: string; type: ObjectType }> {
+  for (let depth = 0; ; depth++) {
+    const o = await readObject(store, id, 'object')
+    if (o.type !== 'tag' || depth > 16) return { id, type: o.type }
+    onTag?.(id)
+    id = decodeTag(o.body).object
+  }
+}
+
+async function commitOf(reader: ObjectReader, id: string): Promise<CommitObject> {
+  try {
+    return reader.cachedCommit(id) ?? await reader.commit(id)
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new MissingObjectError('commit', id)
+    throw e
+  }
+}
+
+async function generationOf(reader: ObjectReader, id: string): Promise<number> {
+  const g = reader.cachedGeneration(id)
+  if (g !== undefined) return g
+  try {
+    return await reader.generation(id)
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new MissingObjectError('commit', (e.data as { id: string }).id ?? id)
+    throw e
+  }
+}
+
+/**
+ * The shallow boundary of `deepen depth` from `from` (the wants; for deepen-relative the client's shallow
+ * commits, one deeper) as Git's get_shallow_commits finds it: commits at distance `depth` (`from` being
+ * at 1) that have parents. `unshallow`: commits the client had as shallow that
+ * now lie above the boundary, so it will get their parents.
+ */
+export async function shallowBoundary(
+  reader: ObjectReader, from: readonly string[], depth: number, clientShallow: ReadonlySet<string>,
+): Promise<{ boundary: Set<string>; shallow: string[]; unshallow: string[] }> {
+  const depthOf = new Map<string, number>()
+  let queue: string[] = []
+  for (const w of from) if (!depthOf.has(w)) { depthOf.set(w, 1); queue.push(w) }
+  const boundary = new Set<string>()
+  for (let d = 1; queue.length > 0; d++) {
+    const next: string[] = []
+    for (const id of queue) {
+      const c = await commitOf(reader, id)
+      if (c.parents.length === 0) continue
+      if (d >= depth) { boundary.add(id); continue }
+      for (const p of c.parents) if (!depthOf.has(p)) { depthOf.set(p, d + 1); next.push(p) }
+    }
+    queue = next
+  }
+  const shallow = [...boundary].filter(id => !clientShallow.has(id))
+  const unshallow = [...clientShallow].filter(id => depthOf.has(id) && !boundary.has(id))
+  return { boundary, shallow, unshallow }
+}
+
+/**
+ * The commits reachable from `input.wants` and not from `input.haves` (newest first), then their trees and
+ * blobs not already held by the boundary commits. Tags among the wants are sent and followed.
+ * Throws MissingObjectError when an object on the way is not in `store`.
+ */
+export async function walkObjects(store: ObjectStore, reader: ObjectReader, input: WalkInput, opts: WalkOptions = {}): Promise<WalkResult> {
+  const out: WalkedObject[] = []
+  const sent = new Set<string>()
+  const verify = opts.verify ?? false
+  const cache = opts.cache
+  let cacheLeft = cache ? (opts.cacheBytes ?? 64 << 20) : 0
+  const remember = (id: string, body: Uint8Array) => {
+    if (cache && body.length <= cacheLeft) { cache.set(id, body); cacheLeft -= body.length }
+  }
+  let lastReport = 0
+  const add = (id: string, type: ObjectType) => {
+    sent.add(id)
+    out.push({ id, type })
+    if (out.length - lastReport >= 1000) {
+      lastReport = out.length
+      opts.signal?.throwIfAborted()
+      opts.onProgress?.(out.length)
+    }
+  }
+
+  // Wants: tags are sent and peeled; commits start the walk; trees and blobs are sent as they are.
+  const wantCommits: string[] = []
+  const wantTrees: string[] = []
+  const wantTags: string[] = []
+  for (const w of input.wants) {
+    const target = await peel(store, w, t => wantTags.push(t))
+    if (target.type === 'commit') wantCommits.push(target.id)
+    else if (target.type === 'tree') wantTrees.push(target.id)
+    else if (!sent.has(target.id)) add(target.id, target.type)
+  }
+  const haveCommits: string[] = []
+  const haveTags = new Set<string>()
+  for (const h of input.haves) {
+    const o = await store.get(h)
+    if (!o) continue
+    if (o.type === 'tag') {
+      haveTags.add(h)
+      try {
+        const t = await peel(store, h)
+        if (t.type === 'commit') haveCommits.push(t.id)
+      } catch (e) { if (!(e instanceof MissingObjectError)) throw e }
+    } else if (o.type === 'commit') haveCommits.push(h)
+  }
+
+  // Commits, by generation: every child of a commit is popped before it, so its flag is final when popped.
+  // Each commit enters the heap once; one first met as interesting may turn uninteresting while queued.
+  const flags = new Map<string, number>()
+  const heap = new Heap<string>()
+  const popped = new Set<string>()
+  let interestingQueued = 0
+  const markUninteresting = async (id: string) => {
+    const f = flags.get(id)
+    if (f === UNINTERESTING) return
+    flags.set(id, UNINTERESTING)
+    if (f === INTERESTING) { if (!popped.has(id)) interestingQueued-- } // popped already only if generations lie
+    else heap.push(await generationOf(reader, id), id)
+  }
+  const markInteresting = async (id: string) => {
+    if (flags.has(id)) return
+    flags.set(id, INTERESTING)
+    interestingQueued++
+    heap.push(await generationOf(reader, id), id)
+  }
+  for (const h of haveCommits) await markUninteresting(h)
+  for (const w of wantCommits) await markInteresting(w)
+  // The other side has an unshallowed commit but none of its parents: they start the walk too.
+  for (const u of input.unshallow ?? []) for (const p of (await commitOf(reader, u)).parents) await markInteresting(p)
+  const commits: string[] = []
+  const clientShallow = input.clientShallow
+  const grafted = input.boundary
+  while (heap.size > 0 && interestingQueued > 0) {
+    if ((popped.size & 1023) === 0) opts.signal?.throwIfAborted()
+    const id = heap.pop()!
+    popped.add(id)
+    const c = await commitOf(reader, id)
+    if (flags.get(id) === UNINTERESTING) {
+      if (clientShallow?.has(id)) continue // the other side's history stops here
+      for (const p of c.parents) await markUninteresting(p)
+      continue
+    }
+    interestingQueued--
+    commits.push(id)
+    if (grafted?.has(id)) continue
+    for (const p of c.parents) await markInteresting(p)
+  }
+  const boundaryCommits = new Set<string>()
+  // The boundary: uninteresting parents of the commits sent. The other side has their whole trees.
+  for (const id of commits) {
+    if (grafted?.has(id)) continue
+    for (const p of (await commitOf(reader, id)).parents) if (flags.get(p) === UNINTERESTING) boundaryCommits.add(p)
+  }
+  for (const id of commits) add(id, 'commit')
+  for (const t of wantTags) if (!sent.has(t) && !haveTags.has(t)) add(t, 'tag')
+
+  const maxBoundary = opts.maxBoundaryTrees ?? 32
+  const boundaryTrees: string[] = []
+  for (const b of boundaryCommits) {
+    if (boundaryTrees.length >= maxBoundary) break
+    const t = (await commitOf(reader, b)).tree
+    if (!boundaryTrees.includes(t)) boundaryTrees.push(t)
+  }
+  // Boundary trees are compared against again and again (once per commit sent): keep them decoded.
+  const decodedBoundary = new Map<string, Map<string, TreeEntry>>()
+  const boundaryEntries = async (id: string): Promise<Map<string, TreeEntry>> => {
+    let m = decodedBoundary.get(id)
+    if (m) return m
+    const body = cache?.get(id) ?? (await readObject(store, id, 'tree')).body
+    m = new Map(decodeTree(body).map(e => [e.name, e]))
+    if (decodedBoundary.size >= 4096) decodedBoundary.clear()
+    decodedBoundary.set(id, m)
+    return m
+  }
+  // Boundary trees are read only along the paths where an interesting tree differs from them.
+  const walkTree = async (id: string, against: readonly string[]): Promise<void> => {
+    if (sent.has(id) || against.includes(id)) return
+    const o = await readObject(store, id, 'tree')
+    if (o.type !== 'tree') throw new MissingObjectError('tree', id)
+    remember(id, o.body)
+    add(id, 'tree')
+    const entries = decodeTree(o.body)
+    const otherMaps: Map<string, TreeEntry>[] = []
+    for (const t of against) otherMaps.push(await boundaryEntries(t))
+    for (const e of entries) {
+      if (e.mode === '160000' || sent.has(e.id)) continue // a gitlink names a commit of another repository
+      const isTree = e.mode === MODE_TREE
+      let held = false
+      const sub: string[] = []
+      for (const m of otherMaps) {
+        const x = m.get(e.name)
+        if (!x) continue
+        if (x.id === e.id) { held = true; break }
+        if (isTree && x.mode === MODE_TREE) sub.push(x.id)
+      }
+      if (held) continue
+      if (isTree) await walkTree(e.id, sub)
+      else {
+        if (verify && !(await store.has(e.id))) throw new MissingObjectError('blob', e.id)
+        add(e.id, 'blob')
+      }
+    }
+  }
+  for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
+  for (const t of wantTrees) await walkTree(t, [])
+  opts.onProgress?.(out.length)
+  return { objects: out, commits }
+}
+
+/**
+ * True when every wanted commit has one of `common` (commits both sides have) among its ancestors: the
+ * point where a fetch negotiation can stop (Git's ok_to_give_up). `settled` remembers wants already known
+ * to be covered, across calls.
+ */
+export async function allWantsCovered(reader: ObjectReader, wants: readonly string[], common: ReadonlySet<string>, settled: Set<string>): Promise<boolean> {
+  if (common.size === 0) return false
+  let floor = Infinity
+  for (const c of common) floor = Math.min(floor, await generationOf(reader, c))
+  for (const w of wants) {
+    if (settled.has(w)) continue
+    if (!(await reachesAny(reader, w, common, floor))) return false
+    settled.add(w)
+  }
+  return true
+}
+
+async function reachesAny(reader: ObjectReader, from: string, targets: ReadonlySet<string>, floor: number): Promise<boolean> {
+  if (targets.has(from)) return true
+  const seen = new Set([from])
+  const stack = [from]
+  while (stack.length) {
+    const id = stack.pop()!
+    let c: CommitObject
+    try { c = await commitOf(reader, id) } catch (e) { if (e instanceof MissingObjectError) return false; throw e }
+    for (const p of c.parents) {
+      if (targets.has(p)) return true
+      if (seen.has(p)) continue
+      seen.add(p)
+      if ((await generationOf(reader, p)) >= floor) stack.push(p)
+    }
+  }
+  return false
+}
