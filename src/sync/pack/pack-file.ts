@@ -23,7 +23,7 @@ const MAX_CHAIN = 10_000
  * are followed to their base (cached, since neighbouring objects share bases).
  * @example
  * const fh = await open(packPath)
- * const pack = new PackFile(readPackIndex(idxBytes), async (pos, len) => { const b = Buffer.alloc(len); await fh.read(b, 0, len, pos); return b }, size)
+ * const pack = new PackFile(readPackIndex(idxBytes), async (pos, len) => { const b = new Uint8Array(len); await fh.read(b, 0, len, pos); return b }, size)
  * await pack.get(id) // → { type, body } or undefined
  */
 export class PackFile {
