@@ -170,6 +170,12 @@ const asciiText = new TextDecoder('latin1')
 /** Decode a tree body into its entries, in stored order. Corrupt input throws CorruptObjectError. */
 export function decodeTree(body: Uint8Array): TreeEntry[] {
   const entries: TreeEntry[] = []
+  forEachTreeEntry(body, (name, mode, id) => { entries.push({ name, mode, id }) })
+  return entries
+}
+
+/** Call `visit` for each entry of a tree body, in stored order, without building an array. */
+export function forEachTreeEntry(body: Uint8Array, visit: (name: string, mode: TreeMode, id: string) => void): void {
   let i = 0
   while (i < body.length) {
     const sp = body.indexOf(0x20, i)
@@ -188,10 +194,9 @@ export function decodeTree(body: Uint8Array): TreeEntry[] {
     if (nul < 0 || nul === sp + 1) throw new CorruptObjectError('tree entry without a name', { type: 'tree' })
     if (nul + 21 > body.length) throw new CorruptObjectError('tree entry truncated', { type: 'tree' })
     const name = asciiName(body, sp + 1, nul) ?? fromUtf8(body.subarray(sp + 1, nul))
-    entries.push({ name, mode: mode as TreeMode, id: toHex(body, nul + 1, nul + 21) })
+    visit(name, mode as TreeMode, toHex(body, nul + 1, nul + 21))
     i = nul + 21
   }
-  return entries
 }
 
 // ---- commits and tags ---------------------------------------------------------------------------

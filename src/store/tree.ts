@@ -6,7 +6,7 @@ import { bytesEqual } from './bytes.js'
 import type { Codec } from './contents.js'
 import { CorruptObjectError, NotFoundError } from './errors.js'
 import { LRU } from './lru.js'
-import { decodeCommit, decodeTree, EMPTY_TREE_ID, encodeTree, MODE_FILE, MODE_TREE, objectId } from './objects.js'
+import { decodeCommit, EMPTY_TREE_ID, encodeTree, forEachTreeEntry, MODE_FILE, MODE_TREE, objectId } from './objects.js'
 import type { CommitObject, GitObject, ObjectType, StoredObject, TreeEntry, TreeMode } from './objects.js'
 import { formatPath, parsePath } from './path.js'
 import type { Path, PathInput } from './path.js'
@@ -69,7 +69,7 @@ export class ObjectReader {
     const hit = this.cachedTree(id)
     if (hit) return hit
     const o = await this.object(id, 'tree')
-    const node = nodeFromEntries(id, decodeTree(o.body))
+    const node = nodeFromBody(id, o.body)
     this.trees.set(id, node)
     return node
   }
@@ -190,14 +190,12 @@ export class ObjectReader {
   rememberBlob(id: string, data: Uint8Array): void { this.blobs.set(id, data) }
 }
 
-function nodeFromEntries(id: string, list: TreeEntry[]): TreeNode {
+function nodeFromBody(id: string, body: Uint8Array): TreeNode {
   const entries = new Map<string, Entry>()
-  for (const e of list) {
-    if (entries.has(e.name)) throw new CorruptObjectError(`tree ${id} has two entries named "${e.name}"`, { id, type: 'tree' })
-    entries.set(e.name, e.mode === MODE_TREE
-      ? { kind: 'tree', id: e.id, node: undefined }
-      : { kind: 'value', mode: e.mode, id: e.id, data: undefined })
-  }
+  forEachTreeEntry(body, (name, mode, eid) => {
+    if (entries.has(name)) throw new CorruptObjectError(`tree ${id} has two entries named "${name}"`, { id, type: 'tree' })
+    entries.set(name, mode === MODE_TREE ? { kind: 'tree', id: eid, node: undefined } : { kind: 'value', mode, id: eid, data: undefined })
+  })
   return { id, entries, owner: undefined }
 }
 
