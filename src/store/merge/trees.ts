@@ -72,7 +72,9 @@ export async function mergeNodes<V>(ctx: MergeContext<V>, base: TreeNode | undef
   const names = new Set<string>()
   for (const n of [base, ours, theirs]) if (n) for (const k of n.entries.keys()) names.add(k)
   for (const name of [...names].sort()) {
-    const r = await mergeEntry(ctx, base?.entries.get(name), ours?.entries.get(name), theirs?.entries.get(name), [...path, name])
+    const eb = base?.entries.get(name), eo = ours?.entries.get(name), et = theirs?.entries.get(name)
+    // Most entries changed on one side at most: settle those here, without an await per entry.
+    const r = same(eb, eo) ? et : same(eb, et) ? eo : await mergeEntry(ctx, eb, eo, et, [...path, name])
     if (r) out.entries.set(name, r)
   }
   return out.entries.size ? out : undefined
