@@ -49,7 +49,9 @@ async function run(ctx: Context): Promise<Output> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
-      throw new LarixError('LARIX_LISTEN', `cannot listen on ${host}: ${err.message}`, { host })
+      const hint = err.code === 'EADDRINUSE' ? ' (another program has that port: pick another with --http PORT / --git PORT, or 0 for any free port)'
+        : err.code === 'EACCES' ? ' (ports below 1024 need privileges: pick a port above 1023)' : ' (is --host an address of this machine?)'
+      throw new LarixError('LARIX_LISTEN', `cannot listen on ${host}: ${err.message}${hint}`, { host })
     }
     throw e
   }
