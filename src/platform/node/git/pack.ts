@@ -4,15 +4,13 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { CorruptObjectError } from '../../../store/errors.js'
-import type { ObjectType, StoredObject } from '../../../store/objects.js'
+import type { StoredObject } from '../../../store/objects.js'
+import { CODE_TYPE, encodeEntryHeader, OBJ_OFS_DELTA as OFS_DELTA, OBJ_REF_DELTA as REF_DELTA, TYPE_CODE } from '../../../sync/pack/format.js'
 import { encodePackIndex } from './pack-index.js'
 import type { IndexEntry, PackIndex } from './pack-index.js'
 import { zlibDecode, zlibEncode } from './zlib.js'
 
-export const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 }
-export const CODE_TYPE: (ObjectType | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag']
-export const OFS_DELTA = 6
-export const REF_DELTA = 7
+export { CODE_TYPE, TYPE_CODE, OBJ_OFS_DELTA as OFS_DELTA, OBJ_REF_DELTA as REF_DELTA } from '../../../sync/pack/format.js'
 
 /** One entry as stored: a whole object (`type` 1–4), or a delta against a base at `baseOffset` or with id `baseId` (20 bytes). */
 export interface PackEntry {
@@ -101,20 +99,6 @@ export class PackReader {
   }
 }
 
-/** The header of a whole-object entry: type and size, 4 bits then 7 bits at a time. */
-function entryHeader(type: number, size: number): Uint8Array {
-  const out: number[] = []
-  let c = (type << 4) | (size & 0x0f)
-  size = Math.floor(size / 16)
-  while (size > 0) {
-    out.push(c | 0x80)
-    c = size & 0x7f
-    size = Math.floor(size / 128)
-  }
-  out.push(c)
-  return Uint8Array.from(out)
-}
-
 export interface BuiltPack {
   /** The pack's bytes, in order (write them one after another). */
   chunks: Uint8Array[]
@@ -141,7 +125,7 @@ export function buildPack(objects: readonly StoredObject[]): BuiltPack {
   let offset = 12
   for (let i = 0; i < objects.length; i++) {
     const o = objects[i]
-    const h = entryHeader(TYPE_CODE[o.type], o.body.length)
+    const h = encodeEntryHeader(TYPE_CODE[o.type], o.body.length)
     const z = zlibEncode([o.body])
     const id = Buffer.from(o.id, 'hex')
     if (id.length !== 20) throw new CorruptObjectError(`not an object id: ${o.id}`)
