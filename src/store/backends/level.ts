@@ -1,6 +1,10 @@
 // LevelDB in Node (classic-level) and IndexedDB in browsers (browser-level), through the `level` package.
 // Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8.
+// In Node, a commit's batch goes first to a journal file (one write(2), see platform/node/level-journal.ts)
+// and is acknowledged; it reaches LevelDB in the background, and until it has, reads find it in `pending`.
 import { Level } from 'level'
+import { openLevelJournal } from '#platform/level-journal'
+import type { LevelJournal } from '#platform/level-journal'
 import { openStoreChannel, sharedAcrossContexts, withStoreLock } from '#platform/store-sharing'
 import type { StoreChannel } from '#platform/store-sharing'
 import type { Backend, GraphEntry, ObjectStore, RefChange, RefStore } from '../backend.js'
@@ -23,6 +27,144 @@ function wrap(op: string, e: unknown): BackendError {
 }
 
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+
+/** A batch bigger than this skips the journal and waits for LevelDB itself (an import, say). */
+const JOURNAL_MAX_RECORD = 4 << 20
+/** Past this size, a writer waits for the journal to be applied and emptied. */
+const JOURNAL_MAX_SIZE = 64 << 20
+
+function encodeOps(ops: readonly Op[]): Uint8Array {
+  let size = 0
+  const keys = ops.map(o => utf8(o.key))
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!
+    size += 9 + keys[i]!.length + (o.type === 'put' ? o.value.length : 0)
+  }
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  let at = 0
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!
+    const k = keys[i]!
+    out[at] = o.type === 'put' ? 1 : 2
+    view.setUint32(at + 1, k.length, true)
+    out.set(k, at + 5)
+    at += 5 + k.length
+    const v = o.type === 'put' ? o.value : new Uint8Array(0)
+    view.setUint32(at, v.length, true)
+    out.set(v, at + 4)
+    at += 4 + v.length
+  }
+  return out
+}
+
+function decodeOps(data: Uint8Array): Op[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  const ops: Op[] = []
+  let at = 0
+  while (at < data.length) {
+    const kind = data[at]
+    if ((kind !== 1 && kind !== 2) || at + 5 > data.length) throw new BackendError('the level store journal holds a malformed record', 'open')
+    const klen = view.getUint32(at + 1, true)
+    const key = fromUtf8(data.subarray(at + 5, at + 5 + klen))
+    at += 5 + klen
+    const vlen = view.getUint32(at, true)
+    if (at + 4 + vlen > data.length) throw new BackendError('the level store journal holds a malformed record', 'open')
+    const value = data.slice(at + 4, at + 4 + vlen)
+    at += 4 + vlen
+    ops.push(kind === 1 ? { type: 'put', key, value } : { type: 'del', key })
+  }
+  return ops
+}
+
+/**
+ * The open database and, in Node, its journal: batches acknowledged but not yet in LevelDB live in `pending`
+ * (key → value, null for a deletion) and `queue` (the ops, in order, not yet handed to LevelDB).
+ */
+class LevelState {
+  db: DB | undefined
+  journal: LevelJournal | undefined
+  readonly pending = new Map<string, Uint8Array | null>()
+  queue: Op[] = []
+  flushing: Promise<void> | undefined
+  /** Set when a background apply failed: the journal still has the batches, but no more writes go in. */
+  failed: unknown
+
+  constructor(readonly location: string) {}
+
+  get(): DB {
+    if (!this.db) throw new BackendError('the level store is not open', 'open')
+    return this.db
+  }
+
+  /** A key's value: what is pending, else what LevelDB has. */
+  read(key: string): Uint8Array | undefined {
+    if (this.pending.size > 0) {
+      const p = this.pending.get(key)
+      if (p !== undefined) return p ?? undefined
+    }
+    const db = this.get()
+    return db.getSync(key)
+  }
+
+  /** Write `ops` as one atomic batch: through the journal when there is one, else straight to LevelDB. */
+  async write(ops: Op[], op: string): Promise<void> {
+    if (this.failed !== undefined) throw wrap(op, this.failed)
+    const journal = this.journal
+    if (!journal) {
+      try { await this.get().batch(ops) } catch (e) { throw wrap(op, e) }
+      return
+    }
+    const record = encodeOps(ops)
+    if (record.length > JOURNAL_MAX_RECORD || journal.size > JOURNAL_MAX_SIZE) {
+      await this.drain()
+      if (record.length > JOURNAL_MAX_RECORD) {
+        try { await this.get().batch(ops) } catch (e) { throw wrap(op, e) }
+        return
+      }
+    }
+    try { journal.append(record) } catch (e) { throw wrap(op, e) }
+    for (const o of ops) this.pending.set(o.key, o.type === 'put' ? o.value : null)
+    for (const o of ops) this.queue.push(o)
+    if (!this.flushing) this.flushing = this.flush()
+  }
+
+  /** Hand the queued ops to LevelDB, as many batches as it takes; empty the journal when all are in. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const ops = this.queue
+        this.queue = []
+        await this.get().batch(ops)
+        for (const o of ops) {
+          if (this.pending.get(o.key) === (o.type === 'put' ? o.value : null)) this.pending.delete(o.key)
+        }
+      }
+      // Nothing is queued and nothing is in flight: every record of the journal is in LevelDB.
+      this.journal?.reset()
+    } catch (e) {
+      this.failed = e
+    } finally {
+      this.flushing = undefined
+    }
+  }
+
+  /** Wait until everything acknowledged is in LevelDB (before scans, and on close). */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing
+    if (this.failed !== undefined) throw wrap('write', this.failed)
+  }
+
+  /** Replay what a previous process left in the journal. */
+  async recover(): Promise<void> {
+    const journal = this.journal
+    if (!journal || journal.size === 0) return
+    const ops: Op[] = []
+    for (const rec of journal.recover()) ops.push(...decodeOps(rec))
+    if (ops.length > 0) await this.get().batch(ops)
+    journal.reset()
+  }
+}
 
 /** Key of a commit in the commit-graph index: `g`, the generation as 8 hex digits (so keys sort by it), the id. */
 function graphKey(generation: number, id: string): string {
@@ -52,12 +194,15 @@ function objectOps(objects: readonly StoredObject[]): Op[] {
 }
 
 class LevelObjects implements ObjectStore {
-  constructor(private readonly db: () => DB) {}
+  constructor(private readonly state: LevelState) {}
+  private db(): DB { return this.state.get() }
   async get(id: string): Promise<GitObject | undefined> {
     let v: Uint8Array | undefined
     const db = this.db()
     // classic-level reads synchronously in ~2 µs; its async get costs ~30 µs of thread hops.
-    try { v = (db.supports as { getSync?: boolean }).getSync ? db.getSync('o' + id) : await db.get('o' + id) } catch (e) { throw wrap('get', e) }
+    try {
+      v = (db.supports as { getSync?: boolean }).getSync ? this.state.read('o' + id) : (this.state.pending.get('o' + id) ?? await db.get('o' + id))
+    } catch (e) { throw wrap('get', e) }
     if (v === undefined) return undefined
     if (v[0] === COMMIT_WITH_GENERATION) {
       return { type: 'commit', body: v.subarray(5), generation: new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(1) }
@@ -68,10 +213,14 @@ class LevelObjects implements ObjectStore {
   }
   async has(id: string): Promise<boolean> {
     const db = this.db()
-    try { return (db.supports as { getSync?: boolean }).getSync ? db.getSync('o' + id) !== undefined : await db.has('o' + id) } catch (e) { throw wrap('has', e) }
+    try {
+      if (this.state.pending.has('o' + id)) return true
+      return (db.supports as { getSync?: boolean }).getSync ? db.getSync('o' + id) !== undefined : await db.has('o' + id)
+    } catch (e) { throw wrap('has', e) }
   }
   async graphRange(low: number, high: number): Promise<GraphEntry[]> {
     const out: GraphEntry[] = []
+    await this.state.drain()
     try {
       for await (const [k, v] of this.db().iterator({ gte: graphKey(Math.max(0, low), ''), lt: graphKey(high + 1, '') })) {
         const text = fromUtf8(v)
@@ -85,6 +234,7 @@ class LevelObjects implements ObjectStore {
 
   async findPrefix(prefix: string): Promise<string[]> {
     const out: string[] = []
+    await this.state.drain()
     try {
       for await (const k of this.db().keys({ gte: 'o' + prefix, lt: 'o' + prefix + 'g', limit: 16 })) out.push(k.slice(1))
     } catch (e) { throw wrap('scan', e) }
@@ -101,7 +251,9 @@ class LevelRefs implements RefStore {
   readonly watchers = new Watchers<RefChange>()
   private readonly lock = new Mutex()
   private channel: StoreChannel | undefined
-  constructor(private readonly db: () => DB, private readonly location: string) {}
+  private readonly location: string
+  constructor(private readonly state: LevelState) { this.location = state.location }
+  private db(): DB { return this.state.get() }
   async load(): Promise<void> {
     // The channel opens before the refs are read: an announcement that arrives meanwhile is handled after
     // the read (both run under the same mutex), so no move by another tab is missed.
@@ -122,7 +274,8 @@ class LevelRefs implements RefStore {
   }
   /** Re-read a ref from the database; if it moved, update the cache and tell the watchers. */
   private async refresh(name: string): Promise<string | undefined> {
-    const v = await this.db().get('r' + name)
+    const key = 'r' + name
+    const v = this.state.pending.has(key) ? this.state.pending.get(key) ?? undefined : await this.db().get(key)
     const id = v === undefined ? undefined : fromUtf8(v)
     const old = this.cache.get(name)
     if (old !== id) {
@@ -148,7 +301,7 @@ class LevelRefs implements RefStore {
       // Objects and the ref go in one LevelDB batch: the ref can never point at objects that are not there.
       const ops = objectOps(objects)
       ops.push(next === undefined ? { type: 'del', key: 'r' + name } : { type: 'put', key: 'r' + name, value: utf8(next) })
-      try { await this.db().batch(ops) } catch (e) { throw wrap('ref update', e) }
+      await this.state.write(ops, 'ref update')
       if (cur === next) return true
       if (next === undefined) this.cache.delete(name)
       else this.cache.set(name, next)
@@ -169,13 +322,9 @@ export interface LevelBackend extends Backend { readonly location: string }
 
 export function levelBackend(location: string): LevelBackend {
   if (typeof location !== 'string' || location === '') throw new BackendError('levelBackend needs a directory (or, in browsers, a database name)', 'open')
-  let db: DB | undefined
-  const get = (): DB => {
-    if (!db) throw new BackendError('the level store is not open', 'open')
-    return db
-  }
-  const objects = new LevelObjects(get)
-  const refs = new LevelRefs(get, location)
+  const state = new LevelState(location)
+  const objects = new LevelObjects(state)
+  const refs = new LevelRefs(state)
   return {
     name: 'level',
     location,
@@ -183,21 +332,39 @@ export function levelBackend(location: string): LevelBackend {
     refs,
     atomicWrite: (objs, ref) => refs.cas(ref.name, ref.expected, ref.next, objs),
     async open() {
-      if (db) return
+      if (state.db) return
       const d = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
       try { await d.open() } catch (e) {
         const cause = (e as { cause?: { message?: string } }).cause?.message ?? ''
         const hint = /lock/i.test(cause) ? ' (another process has it open: stop it, or use another --store)' : ''
         throw new BackendError(`cannot open the level store at ${location}${hint}: ${cause || (e as Error).message}`, 'open', e)
       }
-      db = d
+      state.db = d
+      state.failed = undefined
+      try {
+        state.journal = openLevelJournal(location)
+        await state.recover()
+      } catch (e) {
+        state.journal?.close()
+        state.journal = undefined
+        state.db = undefined
+        await d.close().catch(() => {})
+        throw e instanceof BackendError ? e : new BackendError(`cannot replay the journal of the level store at ${location}: ${(e as Error)?.message ?? e}`, 'open', e)
+      }
       await refs.load()
     },
     async close() {
-      const d = db
-      db = undefined
+      const d = state.db
+      if (!d) return
       refs.close()
-      if (d) await d.close()
+      // Everything acknowledged goes into LevelDB first; if that fails, the journal keeps it for the next open.
+      let failure: unknown
+      try { await state.drain() } catch (e) { failure = e }
+      state.journal?.close()
+      state.journal = undefined
+      state.db = undefined
+      await d.close()
+      if (failure !== undefined) throw failure
     },
   }
 }
