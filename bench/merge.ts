@@ -63,23 +63,29 @@ function gitChainStream(n: number): Uint8Array {
   return Buffer.concat(parts)
 }
 
-/** Runs `runs` times; `dir` is a scratch directory the caller removes. */
-export async function mergeBench(dir: string, home: string, runs: number, log: (s: string) => void, opts = { keys: 100_000, changes: 1000, chain: 10_000 }): Promise<MergeFigures> {
+/** The larix side of row 4: a level store at `larixDir` with a 100,000-key base, `main` and `feature` each changing its own keys. */
+export async function buildMergeStore(larixDir: string, opts = { keys: 100_000, changes: 1000 }) {
   const ds = makeDataSet({ keys: opts.keys, commits: 0, seed: 0x3e26e })
   // Two disjoint sets of keys, spread over the whole tree.
   const order = Array.from({ length: opts.keys }, (_, i) => i).sort((x, y) => ((x * 2654435761) % 4294967296) - ((y * 2654435761) % 4294967296))
   const sideA = order.slice(0, opts.changes).map(k => [k, changed(ds.values[k], 'a')] as const)
   const sideB = order.slice(opts.changes, 2 * opts.changes).map(k => [k, changed(ds.values[k], 'b')] as const)
-
-  log('    merge: building the 100,000-key stores')
-  const larixDir = `${dir}/larix-merge`
-  let repo = await Repo.open({ backend: levelBackend(larixDir), author: IDENT })
+  const repo = await Repo.open({ backend: levelBackend(larixDir), author: IDENT })
   await repo.branch('main').transaction(tx => { for (let i = 0; i < opts.keys; i++) tx.set(ds.paths[i], ds.values[i]) }, { message: 'base' })
   await repo.fork('main', 'feature')
   await repo.branch('main').transaction(tx => { for (const [k, v] of sideA) tx.set(ds.paths[k], v) })
   await repo.branch('feature').transaction(tx => { for (const [k, v] of sideB) tx.set(ds.paths[k], v) })
   const mainBefore = (await repo.branch('main').head())!.id
   await repo.close()
+  return { ds, sideA, sideB, mainBefore }
+}
+
+/** Runs `runs` times; `dir` is a scratch directory the caller removes. */
+export async function mergeBench(dir: string, home: string, runs: number, log: (s: string) => void, opts = { keys: 100_000, changes: 1000, chain: 10_000 }): Promise<MergeFigures> {
+  log('    merge: building the 100,000-key stores')
+  const larixDir = `${dir}/larix-merge`
+  const { ds, sideA, sideB, mainBefore } = await buildMergeStore(larixDir, opts)
+  let repo: Repo<unknown>
 
   const gitDir = `${dir}/git-merge.git`
   await git(['init', '--quiet', '--bare', '--initial-branch=main', gitDir], home, home)

@@ -1,6 +1,6 @@
 // Where larix spends the time of one benchmark row: runs the row under V8's sampling profiler and prints
 // self time by function and by source file. Not part of `npm run bench`.
-//   node dist/bench/profile.js import|commits|cold|warm [--repeat N] [--out FILE.cpuprofile]
+//   node dist/bench/profile.js import|commits|cold|warm|merge [--repeat N] [--out FILE.cpuprofile]
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { relative } from 'node:path'
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { levelBackend, Repo } from '../src/index.js'
 import { makeDataSet } from './data.js'
+import { buildMergeStore } from './merge.js'
 import type { DataSet, Value } from './data.js'
 import { cleanup, tempDir } from './measure.js'
 
@@ -16,8 +17,8 @@ const { values: opts, positionals } = parseArgs({
   options: { repeat: { type: 'string', default: '3' }, out: { type: 'string' }, top: { type: 'string', default: '25' } },
 })
 const row = positionals[0]
-if (!['import', 'commits', 'cold', 'warm'].includes(row)) {
-  process.stderr.write('usage: node dist/bench/profile.js import|commits|cold|warm [--repeat N] [--out FILE] [--top N]\n')
+if (!['import', 'commits', 'cold', 'warm', 'merge'].includes(row)) {
+  process.stderr.write('usage: node dist/bench/profile.js import|commits|cold|warm|merge [--repeat N] [--out FILE] [--top N]\n')
   process.exit(2)
 }
 const repeat = Number(opts.repeat)
@@ -31,8 +32,24 @@ async function importInto(ds: DataSet, dir: string): Promise<Repo<Value>> {
   return repo
 }
 
+let mergeStore: { dir: string; mainBefore: string } | undefined
+
 /** Set up outside the profile, then return the part to profile. */
 async function prepare(ds: DataSet, dir: string): Promise<{ work: () => Promise<void>; done: () => Promise<void> }> {
+  if (row === 'merge') {
+    // Row 4 of the merge bench: the store is built once; each round opens it, merges, and resets main.
+    mergeStore ??= await (async () => { const d = await tempDir("merge"); return { dir: d + "/store", ...(await buildMergeStore(d + "/store")) } })()
+    const { dir: mdir, mainBefore } = mergeStore
+    let repo: Repo<unknown> | undefined
+    return {
+      work: async () => {
+        repo = await Repo.open({ backend: levelBackend(mdir) })
+        const r = await repo.branch('main').merge('feature', { message: 'merge' })
+        if (r.status !== 'merged') throw new Error(r.status)
+      },
+      done: async () => { await repo!.branch('main').reset(mainBefore); await repo!.close() },
+    }
+  }
   if (row === 'import') {
     let repo: Repo<Value> | undefined
     return { work: async () => { repo = await importInto(ds, dir) }, done: async () => { await repo?.close() } }

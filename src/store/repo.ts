@@ -10,6 +10,8 @@ import { BadArgumentError, BadValueError, ConflictError, LarixError, NotFoundErr
 import { findLcas, isAncestor, walkCommits } from './history.js'
 import type { LcaOptions, LcaResult } from './history.js'
 import { mergeNodes } from './merge/trees.js'
+import { madeNode, mergeTreeIds } from './merge/raw.js'
+import type { RawMergeContext } from './merge/raw.js'
 import type { Conflict, MergeContext } from './merge/trees.js'
 import { MergeRules } from './merge/rules.js'
 import type { Merger } from './merge/mergers.js'
@@ -301,11 +303,14 @@ export class Repo<V = unknown> {
     const r = await findLcas(this.reader, [ours], [theirs])
     const bases = r.status === 'ok' ? r.lcas : []
     const base = await this.baseTree(bases)
-    const treeOf = async (c: string) => this.reader.tree((await this.reader.commit(c)).tree)
     const draft = new Draft(this.reader, emptyNode())
-    const ctx = this.mergeContext(draft)
-    const root = await mergeNodes(ctx, base, await treeOf(ours), await treeOf(theirs))
-    draft.root = root ?? draft.newNode()
+    const ctx: RawMergeContext<V> = { ...this.mergeContext(draft), made: [] }
+    const treeId = async (c: string) => (await this.reader.commit(c)).tree
+    // Both heads and the base are stored trees: merge them on their bytes (raw.ts), mergeNodes' results faster.
+    const root = await mergeTreeIds(ctx, base?.id, await treeId(ours), await treeId(theirs))
+    draft.adopt(ctx.made)
+    draft.root = root === undefined ? draft.newNode() : await madeNode(ctx, root)
+    ctx.conflicts.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
     return { draft, conflicts: ctx.conflicts, bases }
   }
 

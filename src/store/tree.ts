@@ -74,6 +74,15 @@ export class ObjectReader {
     return node
   }
 
+  /** The node of tree `id` whose body is at hand (made but maybe not stored yet); cached. */
+  nodeOf(id: string, body: Uint8Array): TreeNode {
+    const hit = this.cachedTree(id)
+    if (hit) return hit
+    const node = nodeFromBody(id, body)
+    this.trees.set(id, node)
+    return node
+  }
+
   /** Remember a node just sealed, so the next commit on it need not read it back. */
   remember(node: TreeNode): void {
     if (node.id) this.trees.set(node.id, node)
@@ -384,9 +393,17 @@ export class Draft {
     return { id: undefined, entries: new Map(), owner: this.token }
   }
 
+  private made: StoredObject[] = []
+
+  /** Objects made outside the draft (by the merge's fast path) that its tree uses: `seal` returns them too. */
+  adopt(objects: readonly StoredObject[]): void {
+    for (const o of objects) this.made.push(o)
+  }
+
   /** Hash every node this draft changed, bottom up. Returns the root id and the new objects to store. */
   seal(): { id: string; objects: StoredObject[] } {
-    const objects: StoredObject[] = []
+    const objects: StoredObject[] = this.made
+    this.made = []
     const id = this.sealNode(this.root, objects)
     return { id, objects }
   }

@@ -117,7 +117,7 @@ function sidesOf(eb: Entry | undefined, eo: Entry | undefined, et: Entry | undef
   return { base: kindOf(eb), ours: kindOf(eo), theirs: kindOf(et) }
 }
 
-async function mergeValues<V>(ctx: MergeContext<V>, eb: ValueEntry | undefined, eo: ValueEntry | undefined, et: ValueEntry | undefined, path: string[]): Promise<Entry | undefined> {
+export async function mergeValues<V>(ctx: MergeContext<V>, eb: ValueEntry | undefined, eo: ValueEntry | undefined, et: ValueEntry | undefined, path: string[]): Promise<Entry | undefined> {
   let b: V | undefined, o: V | undefined, t: V | undefined
   try {
     b = eb && ctx.codec.decode(await valueBytes(ctx.reader, eb, path))
