@@ -1,9 +1,10 @@
 // A TCP proxy on 127.0.0.1 (port 0) in front of a server, for fault tests. It passes bytes through, and when
 // armed it cuts or stalls the traffic once a given number of bytes has gone one way:
-//  - `cut`: forward exactly `after` bytes in `direction` (counted over every connection since arming), then
-//    destroy both sides of the connection that crossed the mark (a reset, as when a cable is pulled);
-//  - `stall`: forward exactly `after` bytes, then hold everything on that connection (both ways) until the
-//    proxy is closed or `release()`d: a peer that stops answering.
+//  - `cut`: forward exactly `after` bytes in `direction` (counted over every connection since arming); when
+//    the next byte comes, destroy both sides of its connection (a reset, as when a cable is pulled);
+//  - `stall`: forward exactly `after` bytes; when the next byte comes, hold everything on that connection
+//    (both ways) until the proxy is closed or `release()`d: a peer that stops answering.
+// Either fires only when a byte beyond the mark arrives.
 // A fault fires once; connections opened after it pass through, so a retry through the same proxy works.
 // `up` is client → server, `down` is server → client.
 import { connect, createServer } from 'node:net'
@@ -70,13 +71,6 @@ export async function startFaultProxy(target: { port: number; host?: string }, f
         const f = current
         if (fired || f.kind === 'pass' || f.direction !== direction || bytes[direction] + chunk.length <= f.after) {
           bytes[direction] += chunk.length
-          // A mark at exactly the end of this chunk fires once it is written (nothing more may pass).
-          if (!fired && f.kind !== 'pass' && f.direction === direction && bytes[direction] === f.after) {
-            if (f.kind === 'cut') { to.write(chunk, () => cut()); return }
-            to.write(chunk)
-            stall()
-            return
-          }
           if (!to.write(chunk)) { from.pause(); to.once('drain', () => from.resume()) }
           return
         }
@@ -107,12 +101,6 @@ export async function startFaultProxy(target: { port: number; host?: string }, f
           for (const h of held.splice(0)) h.to.write(h.chunk)
         },
       })
-    }
-    // A fault armed for offset 0 fires as the connection opens.
-    const f = current
-    if (!fired && f.kind !== 'pass' && f.after === 0) {
-      if (f.kind === 'cut') { cut(); return }
-      stall()
     }
     relay(client, upstream, 'up')
     relay(upstream, client, 'down')
