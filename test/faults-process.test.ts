@@ -148,7 +148,6 @@ test('larix serve killed with SIGKILL mid-push, and again after applying a push 
     proxy.arm({ kind: 'stall', direction: 'down', after: advertisement })
     const second = push(client, proxy.url('git'), { signal: signal() }).then(() => undefined, (e: unknown) => e)
     await proxy.whenFired()
-    if (process.env.LARIX_FAULT_LOG) console.log('advertisement', advertisement, proxy.bytes)
     await kill(served.proc)
     proxy.release()
     assert.ok((await second) instanceof LarixError)
