@@ -7,8 +7,8 @@
 // fetch sends its whole negotiation in one request for the same reason.
 import { connectTcp } from '#platform/tcp'
 import { BadArgumentError, LarixError } from '../../store/errors.js'
-import { FLUSH_PKT, PktLineReader, formatGitProtoRequest, readAdvertisement } from '../wire/index.js'
-import type { Advertisement } from '../wire/index.js'
+import { FLUSH_PKT, PktLineReader, byteChunks, formatGitProtoRequest, readAdvertisement } from '../wire/index.js'
+import type { Advertisement, ByteSource } from '../wire/index.js'
 import { TransportError } from './errors.js'
 import { parseRemoteUrl } from './remote.js'
 import type { RemoteLocation } from './remote.js'
@@ -81,6 +81,29 @@ function transportFailure(e: unknown, url: string, what: string): unknown {
   return new TransportError(`cannot ${what} ${url}: ${detail}`, { url }, e)
 }
 
+/**
+ * The bytes of `source`, with a failure of the connection while reading (a reset, a cut, a server that
+ * died) turned into a TransportError, as failures to connect or send are. Our own errors and aborts pass.
+ */
+function guardReads(source: ByteSource, url: string): AsyncIterable<Uint8Array> {
+  const it = byteChunks(source)
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        try {
+          return await it.next()
+        } catch (e) {
+          throw transportFailure(e, url, 'keep reading from')
+        }
+      },
+      async return() {
+        await it.return?.()
+        return { done: true, value: undefined }
+      },
+    }),
+  }
+}
+
 async function checkResponse(res: Response, url: string, expectedType: string): Promise<ReadableStream<Uint8Array>> {
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase()
   if (!res.ok) {
@@ -113,7 +136,7 @@ async function openHttp(location: Extract<RemoteLocation, { kind: 'http' }>, ser
   let base = location.base
   if (res.redirected && res.url.endsWith(`/info/refs?service=${service}`)) base = res.url.slice(0, -`/info/refs?service=${service}`.length)
   const body = await checkResponse(res, location.display, `application/x-${service}-advertisement`)
-  const reader = new PktLineReader(body)
+  const reader = new PktLineReader(guardReads(body, location.display))
   let advertisement: Advertisement
   try {
     advertisement = await readAdvertisement(reader, { service })
@@ -137,7 +160,7 @@ async function openHttp(location: Extract<RemoteLocation, { kind: 'http' }>, ser
       } catch (e) {
         throw transportFailure(e, location.display, 'send a request to')
       }
-      return new PktLineReader(await checkResponse(r, location.display, `application/x-${service}-result`))
+      return new PktLineReader(guardReads(await checkResponse(r, location.display, `application/x-${service}-result`), location.display))
     },
     async close() {},
   }
@@ -152,7 +175,7 @@ async function openStream(location: Extract<RemoteLocation, { kind: 'git' }>, se
     throw transportFailure(e, location.display, 'connect to')
   }
   const hostParam = location.port === 9418 ? location.host : `${location.host}:${location.port}`
-  const reader = new PktLineReader(stream.readable)
+  const reader = new PktLineReader(guardReads(stream.readable, location.display))
   let closed = false
   const close = async (): Promise<void> => {
     if (closed) return
@@ -169,7 +192,7 @@ async function openStream(location: Extract<RemoteLocation, { kind: 'git' }>, se
     }))
     const advertisement = await readAdvertisement(reader).catch((e: unknown) => {
       // git daemon hangs up without a word on a repository it does not serve.
-      if (e instanceof LarixError && e.code === 'LARIX_PROTOCOL' && /stream ended/.test(e.message)) {
+      if (e instanceof LarixError && e.code === 'LARIX_PROTOCOL' && /stream ended/.test(e.message) && reader.position === 0) {
         throw new TransportError(`${location.display} closed the connection: no such repository, or ${service} is not enabled there`, { url: location.display }, e)
       }
       throw e
