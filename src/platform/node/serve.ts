@@ -204,6 +204,11 @@ export async function startServer(source: Repo | Backend, options: ServeOptions 
     if (options.http !== undefined) {
       const app = replicaApp(source, { ...options, gitServer: server, tracker })
       const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host })
+      // The app counts a request until its answer is handed over; this counts it until Node has sent it.
+      http.on('request', (_req: unknown, res: { once(event: 'close', fn: () => void): void }) => {
+        tracker.begin()
+        res.once('close', () => tracker.end())
+      })
       listeners.push(httpListener(http))
       const { port } = await listening(http)
       result.http = { port, url: `http://${hostForUrl(host)}:${port}/` }

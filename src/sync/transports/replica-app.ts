@@ -166,6 +166,21 @@ export function replicaApp(source: Repo | Backend, options: ReplicaAppOptions = 
       finish(false)
       return new Response(null, { status: response.status, headers })
     }
+    // Small answers (JSON, plain-text Git errors) go out whole, with their Content-Length; Git's packs stream.
+    const type = (response.headers.get('Content-Type') ?? '').toLowerCase()
+    if (type.startsWith('application/json') || type.startsWith('text/plain')) {
+      let bytes: Uint8Array
+      try {
+        bytes = new Uint8Array(await response.arrayBuffer())
+      } catch {
+        finish(true)
+        return new Response(null, { status: 500, headers })
+      }
+      bytesOut = bytes.length
+      headers.set('Content-Length', String(bytes.length))
+      finish(false)
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: response.status, headers })
+    }
     const reader = response.body.getReader()
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
