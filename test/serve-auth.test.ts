@@ -156,6 +156,8 @@ test('graceful shutdown: a slow write in flight finishes, new connections are re
   const port = running.http!.port
   const idle = await keepAlive(port)
   assert.equal((await idle.get('/healthz')).status, 200)
+  const idle2 = await keepAlive(port)
+  assert.equal((await idle2.get('/api/v1/branches')).status, 200)
 
   // A PUT whose body arrives in two halves, the second only after close() has begun.
   const body = JSON.stringify({ value: { big: 'y'.repeat(200_000) } })
@@ -183,6 +185,9 @@ test('graceful shutdown: a slow write in flight finishes, new connections are re
   assert.equal(during.status, 503)
   assert.equal(JSON.parse(during.text).ok, false)
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'a new connection is refused')
+  const refused = await idle2.get('/api/v1/branches')
+  assert.equal(refused.status, 503, 'a new request on an open connection is turned away')
+  assert.equal(JSON.parse(refused.text).error.code, 'LARIX_SHUTTING_DOWN')
 
   req.end(body.slice(100_000))
   const r = await answer
