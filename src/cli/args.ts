@@ -48,7 +48,8 @@ export interface CliOptions {
   tlsCert?: string
   tlsKey?: string
   tlsCa?: string
-  token?: string
+  /** serve: `--token T` (repeatable): `read=T`, `read-write=T`, or T (read-write). */
+  token: string[]
   peer: string[]
 }
 
@@ -85,7 +86,7 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
-  token: { type: 'string' },
+  token: { type: 'string', multiple: true },
   peer: { type: 'string', multiple: true },
 } as const
 
@@ -142,7 +143,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     tlsCert: str(v['tls-cert']),
     tlsKey: str(v['tls-key']),
     tlsCa: str(v['tls-ca']),
-    token: str(v.token),
+    token: (v.token ?? []).map(unhide),
     peer: (v.peer ?? []).map(unhide),
   }
   if (options.store === '') throw new UsageError('--store needs a directory')

@@ -1,8 +1,13 @@
-// `larix serve`: the store over Git's smart protocol, smart HTTP (--http PORT) and git:// (--git PORT), on
-// 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM. With neither port given, HTTP on
+// `larix serve`: the store over HTTP (Git smart HTTP, the JSON API under /api/v1, /healthz; --http PORT) and
+// git:// (--git PORT), on 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM, which close it
+// gracefully (requests in flight finish, then the store is closed). With neither port given, HTTP on
 // DEFAULT_HTTP_PORT. It prints where it listens as soon as it does (a caller may pass port 0 and read it).
+// --token T (repeatable) and LARIX_TOKEN require bearer tokens; a token is never printed. One JSON line per
+// HTTP request goes to stderr.
 import { startServer } from '../platform/node/serve.js'
 import { LarixError } from '../store/index.js'
+import { parseTokenArgument } from '../sync/auth.js'
+import type { TokenGrant } from '../sync/auth.js'
 import type { Command, Context, Output } from './commands.js'
 import { shellQuote } from './format.js'
 
@@ -14,7 +19,6 @@ function refuseUnbuilt(ctx: Context): void {
   const o = ctx.options
   const missing: string[] = []
   if (o.tlsCert !== undefined || o.tlsKey !== undefined || o.tlsCa !== undefined) missing.push('TLS (--tls-cert, --tls-key, --tls-ca)')
-  if (o.token !== undefined) missing.push('token authentication (--token)')
   if (o.peer.length > 0) missing.push('replication with peers (--peer)')
   if (missing.length > 0) {
     throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves plain HTTP and git:// only`, { options: missing })
@@ -33,18 +37,36 @@ function waitForSignal(): Promise<string> {
   })
 }
 
+/** The tokens of --token and LARIX_TOKEN (each `read=T`, `read-write=T` or T). */
+function tokens(ctx: Context): TokenGrant[] {
+  const args = [...ctx.options.token]
+  const env = process.env.LARIX_TOKEN
+  if (env !== undefined && env !== '') args.push(env)
+  return args.map((a, i) => {
+    try {
+      return parseTokenArgument(a)
+    } catch (e) {
+      const from = i < ctx.options.token.length ? `--token number ${i + 1}` : 'LARIX_TOKEN'
+      throw new LarixError('LARIX_BAD_ARGUMENT', `${from}: ${(e as Error).message} (write read=TOKEN, read-write=TOKEN or TOKEN)`, { argument: 'token' })
+    }
+  })
+}
+
 async function run(ctx: Context): Promise<Output> {
   refuseUnbuilt(ctx)
   const { options } = ctx
+  const grants = tokens(ctx)
   const http = options.http ?? (options.git === undefined ? DEFAULT_HTTP_PORT : undefined)
   const host = options.host ?? '127.0.0.1'
   let running
   try {
-    running = await startServer(ctx.repo.backend, {
+    running = await startServer(ctx.repo, {
       ...(http !== undefined ? { http } : {}),
       ...(options.git !== undefined ? { git: options.git } : {}),
       host,
-      onError: e => process.stderr.write(`larix serve: a request failed: ${(e as Error)?.message ?? e}\n`),
+      ...(grants.length > 0 ? { auth: { tokens: grants } } : {}),
+      onLog: entry => process.stderr.write(JSON.stringify(entry) + '\n'),
+      onError: e => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), error: { code: (e as LarixError)?.code ?? 'LARIX_INTERNAL', message: `a request failed: ${(e as Error)?.message ?? e}` } }) + '\n'),
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException
@@ -56,11 +78,14 @@ async function run(ctx: Context): Promise<Output> {
     throw e
   }
   const urls = { http: running.http?.url, git: running.git?.url }
-  if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls }) + '\n')
+  const auth = grants.length > 0 ? 'token' : 'none'
+  if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls, auth }) + '\n')
   else {
     const lines = [`larix serve: serving ${ctx.store}`]
     if (urls.http) lines.push(`  smart HTTP  ${urls.http}    git clone ${urls.http} ${shellQuote('my-copy')}`)
     if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
+    if (urls.http) lines.push(`  JSON API    ${urls.http}api/v1/branches    health ${urls.http}healthz`)
+    if (grants.length > 0) lines.push(`  ${grants.length} token${grants.length > 1 ? 's' : ''} required (git clone http://x:TOKEN@…; Authorization: Bearer TOKEN)`)
     lines.push('Ctrl-C stops it.')
     process.stdout.write(lines.join('\n') + '\n')
   }

@@ -49,6 +49,8 @@ Options (before or after the command):
   --http PORT          serve smart HTTP on PORT (0: any free port; printed) (serve)
   --git PORT           serve git:// on PORT, Git's daemon protocol (Git's own port is 9418) (serve)
   --host H             the address serve listens on (default 127.0.0.1: this machine only)
+  --token T            require tokens: read=T, read-write=T or T (read-write); repeatable; also
+                       LARIX_TOKEN (serve; HTTP only, with the JSON API under /api/v1 and /healthz)
   -h, --help           this text
   -V, --version        the version of larix
 

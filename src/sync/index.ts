@@ -7,3 +7,8 @@ export { GitServer, ServiceNotEnabledError, MissingObjectError } from './serve/i
 export type { GitServerOptions, GitService, HeadOption, RequestOptions } from './serve/index.js'
 export { gitHttpApp, BodyTooLargeError, BadBodyError } from './transports/http.js'
 export type { GitHttpOptions } from './transports/http.js'
+export { AuthError, Authorizer, parseTokenArgument, tokenFromHeader } from './auth.js'
+export type { Access, AuthOptions, TokenGrant, TokenScope } from './auth.js'
+export * from './api/index.js'
+export { replicaApp, RequestTracker } from './transports/replica-app.js'
+export type { ReplicaAppOptions, RequestLogEntry } from './transports/replica-app.js'

@@ -1,20 +1,26 @@
-// The Node listeners of `larix serve`: smart HTTP through @hono/node-server, and git:// (git-daemon framing:
-// a request line naming the service, then the protocol) on a raw TCP port with node:net. Both bind
-// 127.0.0.1 unless told otherwise.
+// The Node listeners of `larix serve`: HTTP through @hono/node-server (the replica app: Git smart HTTP, the
+// JSON API when given a Repo, /healthz), and git:// (git-daemon framing: a request line naming the service,
+// then the protocol) on a raw TCP port with node:net. Both bind 127.0.0.1 unless told otherwise.
+// Each listener is one entry of a list with three steps for shutdown: stop accepting, (wait for the
+// requests in flight), drop what is left. close() runs those steps over every listener.
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, Server as NetServerClass } from 'node:net'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { serve as serveHttp } from '@hono/node-server'
 import type { ServerType } from '@hono/node-server'
 import type { Backend } from '../../store/backend.js'
-import { BackendError } from '../../store/errors.js'
+import { BackendError, BadArgumentError } from '../../store/errors.js'
+import { Authorizer } from '../../sync/auth.js'
+import type { Repo } from '../../store/repo.js'
 import { GitServer } from '../../sync/serve/index.js'
 import type { GitServerOptions, HeadOption } from '../../sync/serve/index.js'
-import { gitHttpApp } from '../../sync/transports/http.js'
 import type { GitHttpOptions } from '../../sync/transports/http.js'
+import { replicaApp, RequestTracker } from '../../sync/transports/replica-app.js'
+import type { RequestLogEntry } from '../../sync/transports/replica-app.js'
+import type { ApiOptions } from '../../sync/api/app.js'
 
-export interface ServeOptions extends GitServerOptions, GitHttpOptions {
+export interface ServeOptions extends GitServerOptions, GitHttpOptions, ApiOptions {
   /** Port for smart HTTP (0: any free port); no HTTP listener when absent. */
   http?: number
   /** Port for git:// (0: any free port; Git's own is 9418); no git:// listener when absent. */
@@ -23,6 +29,10 @@ export interface ServeOptions extends GitServerOptions, GitHttpOptions {
   host?: string
   /** A git:// connection silent this long is closed (default 5 minutes). */
   idleTimeoutMs?: number
+  /** One entry per HTTP request, when its response is done (the CLI prints them to stderr as JSON lines). */
+  onLog?: (entry: RequestLogEntry) => void
+  /** How long close() lets requests in flight finish before dropping them (default 10 s). */
+  shutdownTimeoutMs?: number
 }
 
 /** A running server: where it listens, and how to stop it. */
@@ -30,7 +40,10 @@ export interface RunningServer {
   readonly server: GitServer
   readonly http?: { port: number; url: string }
   readonly git?: { port: number; url: string }
-  /** Stop listening and close open connections. */
+  /**
+   * Graceful shutdown: stop accepting connections, answer new requests on open connections (and /healthz)
+   * with 503, let the requests in flight finish (up to `shutdownTimeoutMs`), then close every connection.
+   */
   close(): Promise<void>
 }
 
@@ -123,28 +136,80 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
+/** A listener of startServer, in the three steps of a shutdown. */
+interface Listener {
+  /** Stop accepting new connections (open ones stay). */
+  stopAccepting(): void
+  /** Close every connection that is left. */
+  dropAll(): void
+  /** Resolves when the listener and all its connections are closed. */
+  closed: Promise<void>
+}
+
+function isRepo(x: Repo | Backend): x is Repo {
+  return typeof (x as Repo).branch === 'function' && typeof (x as Repo).backend === 'object'
+}
+
+/** A promise of the server's 'close' event that also settles when the server never listened. */
+function closedPromise(server: NetServer | ServerType): { closed: Promise<void>; settle(): void } {
+  let settle!: () => void
+  const closed = new Promise<void>(resolve => { settle = resolve })
+  server.once('close', () => settle())
+  return { closed, settle }
+}
+
+function httpListener(http: ServerType): Listener {
+  const { closed, settle } = closedPromise(http)
+  return {
+    // net.Server's close, not http.Server's: that one also drops idle keep-alive connections at once, and
+    // during the drain those still get their 503 (with Connection: close) instead of a reset.
+    stopAccepting: () => { if (http.listening) NetServerClass.prototype.close.call(http); else settle() },
+    dropAll: () => {
+      const h = http as { closeAllConnections?: () => void }
+      h.closeAllConnections?.()
+    },
+    closed,
+  }
+}
+
 /**
- * Serve `backend` over smart HTTP and/or git:// until `close()`.
+ * Serve a store over HTTP (Git smart HTTP, plus the JSON API when given a Repo, plus /healthz) and/or git://
+ * until `close()`.
  * @example
- * const running = await startServer(levelBackend('./.larix'), { http: 8080 })
+ * const running = await startServer(await Repo.open({ backend: levelBackend('./.larix') }), { http: 8080 })
  * console.log(`git clone ${running.http!.url}`)
  */
-export async function startServer(backend: Backend, options: ServeOptions = {}): Promise<RunningServer> {
+export async function startServer(source: Repo | Backend, options: ServeOptions = {}): Promise<RunningServer> {
   if (options.http === undefined && options.git === undefined) throw new BackendError('startServer needs an http or a git port', 'serve')
+  const backend = isRepo(source) ? source.backend : source
+  const tokens = options.auth instanceof Authorizer ? options.auth.enabled : (options.auth?.tokens?.length ?? 0) > 0
+  if (tokens && options.git !== undefined) {
+    throw new BadArgumentError('git:// carries no credentials, so it cannot be served when tokens are required: serve HTTP only (clone with http://x:TOKEN@host:port/)', 'git')
+  }
   const host = options.host ?? '127.0.0.1'
   const head = options.head ?? gitHead(backend)
   const server = new GitServer(backend, { ...options, ...(head !== undefined ? { head } : {}) })
-  const closers: (() => Promise<void>)[] = []
-  const close = async () => { for (const c of closers.splice(0).reverse()) await c().catch(() => {}) }
+  const tracker = new RequestTracker()
+  const listeners: Listener[] = []
+  let closing: Promise<void> | undefined
+  const close = () => closing ??= (async () => {
+    tracker.draining = true
+    for (const l of listeners) l.stopAccepting()
+    await tracker.idle(options.shutdownTimeoutMs ?? 10_000)
+    for (const l of listeners) l.dropAll()
+    await Promise.all(listeners.map(l => l.closed))
+  })()
   const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; close(): Promise<void> } = { server, close }
   try {
     if (options.http !== undefined) {
-      const app = gitHttpApp(server, options)
+      const app = replicaApp(source, { ...options, gitServer: server, tracker })
       const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host })
-      closers.push(() => new Promise<void>(resolve => {
-        http.close(() => resolve())
-        ;(http as { closeAllConnections?: () => void }).closeAllConnections?.()
-      }))
+      // The app counts a request until its answer is handed over; this counts it until Node has sent it.
+      http.on('request', (_req: unknown, res: { once(event: 'close', fn: () => void): void }) => {
+        tracker.begin()
+        res.once('close', () => tracker.end())
+      })
+      listeners.push(httpListener(http))
       const { port } = await listening(http)
       result.http = { port, url: `http://${hostForUrl(host)}:${port}/` }
     }
@@ -152,16 +217,20 @@ export async function startServer(backend: Backend, options: ServeOptions = {}):
       const sockets = new Set<Socket>()
       const idle = options.idleTimeoutMs ?? 5 * 60_000
       const tcp = createServer(socket => {
+        if (tracker.draining) { socket.destroy(); return }
         sockets.add(socket)
-        socket.on('close', () => sockets.delete(socket))
+        tracker.begin()
+        socket.on('close', () => { if (sockets.delete(socket)) tracker.end() })
         socket.on('error', () => { /* the session sees it through its input */ })
         serveSocket(server, socket, idle).catch(e => { options.onError?.(e); socket.destroy() })
       })
       tcp.listen(options.git, host)
-      closers.push(() => new Promise<void>(resolve => {
-        tcp.close(() => resolve())
-        for (const s of sockets) s.destroy()
-      }))
+      const { closed, settle } = closedPromise(tcp)
+      listeners.push({
+        stopAccepting: () => { if (tcp.listening) tcp.close(); else settle() },
+        dropAll: () => { for (const s of sockets) s.destroy() },
+        closed,
+      })
       const { port } = await listening(tcp)
       result.git = { port, url: `git://${hostForUrl(host)}:${port}/` }
     }

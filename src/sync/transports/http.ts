@@ -6,12 +6,19 @@ import { LarixError } from '../../store/errors.js'
 import { GitServer } from '../serve/index.js'
 import type { GitService } from '../serve/index.js'
 import { BadPktLineError, parseProtocolParameters, protocolVersion } from '../wire/index.js'
+import { AuthError, Authorizer } from '../auth.js'
+import type { Access, AuthOptions } from '../auth.js'
 
 export interface GitHttpOptions {
   /** Largest upload-pack request body, after gzip decoding (default 64 MiB: wants and haves are small). */
   maxFetchRequestBytes?: number
   /** Largest receive-pack request body, commands and pack, after gzip decoding (default 2 GiB). */
   maxPushRequestBytes?: number
+  /**
+   * Bearer tokens (or HTTP Basic with the token as password, as `git clone http://x:TOKEN@host/` sends):
+   * clone and fetch need `read`, push needs `read-write`. None: open.
+   */
+  auth?: AuthOptions | Authorizer
 }
 
 /** A request body over its limit (HTTP 413). */
@@ -103,6 +110,14 @@ async function stream(gen: AsyncGenerator<Uint8Array>, contentType: string): Pro
   return new Response(body, { status: 200, headers: { 'Content-Type': contentType, ...NO_CACHE } })
 }
 
+/** 401 with a Basic challenge (the `git` CLI sends the URL's credentials only after one), or 403. */
+function authFailure(e: AuthError): Response {
+  const r = text(e.status, e.message)
+  if (e.status === 401) r.headers.set('WWW-Authenticate', 'Basic realm="larix"')
+  r.headers.set('X-Larix-Error', e.code)
+  return r
+}
+
 const ENDPOINTS = ['/info/refs', '/git-upload-pack', '/git-receive-pack'] as const
 
 function versionOf(request: Request): 0 | 1 | 2 {
@@ -118,12 +133,24 @@ function versionOf(request: Request): 0 | 1 | 2 {
 export function gitHttpApp(server: GitServer, options: GitHttpOptions = {}): Hono {
   const fetchLimit = options.maxFetchRequestBytes ?? 64 << 20
   const pushLimit = options.maxPushRequestBytes ?? 2 ** 31
+  const authorizer = options.auth === undefined ? undefined : options.auth instanceof Authorizer ? options.auth : new Authorizer(options.auth)
   const app = new Hono()
 
   app.all('*', async c => {
     const request = c.req.raw
-    const path = new URL(request.url).pathname
+    const url = new URL(request.url)
+    const path = url.pathname
     const endpoint = ENDPOINTS.find(e => path.endsWith(e))
+    if (authorizer?.enabled) {
+      const pushing = endpoint === '/git-receive-pack' || (endpoint === '/info/refs' && url.searchParams.get('service') === 'git-receive-pack')
+      const need: Access = pushing ? 'write' : 'read'
+      try {
+        authorizer.check(request.headers.get('Authorization'), need)
+      } catch (e) {
+        if (e instanceof AuthError) return authFailure(e)
+        throw e
+      }
+    }
     if (!endpoint) return text(404, 'not found: this is a Git smart HTTP server (clone it with git clone <this url>)')
 
     if (endpoint === '/info/refs') {
