@@ -1,10 +1,13 @@
-// `larix serve`: the store over Git's smart protocol, smart HTTP (--http PORT) and git:// (--git PORT), on
-// 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM. With neither port given, HTTP on
-// DEFAULT_HTTP_PORT. It prints where it listens as soon as it does (a caller may pass port 0 and read it).
+// `larix serve`: the store over Git's smart protocol, smart HTTP (--http PORT, with the WebSocket endpoints
+// /git and /api/v1/watch on the same port), git:// (--git PORT) and git over TLS (--git-tls PORT), on
+// 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM. With no port given, HTTP on
+// DEFAULT_HTTP_PORT. With --tls-cert/--tls-key the HTTP listener is HTTPS (wss://); with --tls-ca both
+// TLS listeners accept only clients whose certificate that CA signed. It prints where it listens as soon as it does (a caller may pass port 0 and read it).
 import { startServer } from '../platform/node/serve.js'
 import { LarixError } from '../store/index.js'
 import type { Command, Context, Output } from './commands.js'
 import { shellQuote } from './format.js'
+import { tlsFiles } from './tls.js'
 
 /** The HTTP port of `larix serve` when no listener is named. */
 export const DEFAULT_HTTP_PORT = 8080
@@ -13,11 +16,10 @@ export const DEFAULT_HTTP_PORT = 8080
 function refuseUnbuilt(ctx: Context): void {
   const o = ctx.options
   const missing: string[] = []
-  if (o.tlsCert !== undefined || o.tlsKey !== undefined || o.tlsCa !== undefined) missing.push('TLS (--tls-cert, --tls-key, --tls-ca)')
   if (o.token !== undefined) missing.push('token authentication (--token)')
   if (o.peer.length > 0) missing.push('replication with peers (--peer)')
   if (missing.length > 0) {
-    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves plain HTTP and git:// only`, { options: missing })
+    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves HTTP(S), WebSocket, git:// and git over TLS`, { options: missing })
   }
 }
 
@@ -36,31 +38,39 @@ function waitForSignal(): Promise<string> {
 async function run(ctx: Context): Promise<Output> {
   refuseUnbuilt(ctx)
   const { options } = ctx
-  const http = options.http ?? (options.git === undefined ? DEFAULT_HTTP_PORT : undefined)
+  const http = options.http ?? (options.git === undefined && options.gitTls === undefined ? DEFAULT_HTTP_PORT : undefined)
   const host = options.host ?? '127.0.0.1'
+  const tls = tlsFiles(options, 'server') as { cert: string; key: string; ca?: string } | undefined
+  if (options.gitTls !== undefined && tls === undefined) {
+    throw new LarixError('LARIX_BAD_ARGUMENT', '--git-tls needs the server\'s certificate and key: --tls-cert FILE --tls-key FILE (and --tls-ca FILE to accept only clients with a certificate that CA signed)', { argument: '--git-tls' })
+  }
   let running
   try {
     running = await startServer(ctx.repo.backend, {
       ...(http !== undefined ? { http } : {}),
       ...(options.git !== undefined ? { git: options.git } : {}),
+      ...(options.gitTls !== undefined ? { gitTls: options.gitTls } : {}),
+      ...(tls !== undefined ? { tls, https: http !== undefined } : {}),
       host,
       onError: e => process.stderr.write(`larix serve: a request failed: ${(e as Error)?.message ?? e}\n`),
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
-      const hint = err.code === 'EADDRINUSE' ? ' (another program has that port: pick another with --http PORT / --git PORT, or 0 for any free port)'
+      const hint = err.code === 'EADDRINUSE' ? ' (another program has that port: pick another with --http PORT / --git PORT / --git-tls PORT, or 0 for any free port)'
         : err.code === 'EACCES' ? ' (ports below 1024 need privileges: pick a port above 1023)' : ' (is --host an address of this machine?)'
       throw new LarixError('LARIX_LISTEN', `cannot listen on ${host}: ${err.message}${hint}`, { host })
     }
     throw e
   }
-  const urls = { http: running.http?.url, git: running.git?.url }
+  const urls = { http: running.http?.url, git: running.git?.url, gitTls: running.gitTls?.url, websocket: running.websocket?.url }
   if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls }) + '\n')
   else {
     const lines = [`larix serve: serving ${ctx.store}`]
     if (urls.http) lines.push(`  smart HTTP  ${urls.http}    git clone ${urls.http} ${shellQuote('my-copy')}`)
     if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
+    if (urls.websocket) lines.push(`  WebSocket   ${urls.websocket}    larix clone ${urls.websocket} ${shellQuote('my-copy')}`)
+    if (urls.gitTls) lines.push(`  git+TLS     ${urls.gitTls}    larix clone ${urls.gitTls} ${shellQuote('my-copy')}${tls?.ca ? ' --tls-cert F --tls-key F' : ''} --tls-ca F`)
     lines.push('Ctrl-C stops it.')
     process.stdout.write(lines.join('\n') + '\n')
   }
@@ -70,6 +80,6 @@ async function run(ctx: Context): Promise<Output> {
 }
 
 export const serve: Command = {
-  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
+  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
   run,
 }

@@ -13,6 +13,9 @@ import { GitServer } from '../../sync/serve/index.js'
 import type { GitServerOptions, HeadOption } from '../../sync/serve/index.js'
 import { gitHttpApp } from '../../sync/transports/http.js'
 import type { GitHttpOptions } from '../../sync/transports/http.js'
+import type { AuthOptions, Authorizer } from '../../sync/auth.js'
+import { attachWebSockets, httpsServeOptions, startGitTlsListener } from './listeners.js'
+import type { TlsServerOptions, WebSocketOptions } from './listeners.js'
 
 export interface ServeOptions extends GitServerOptions, GitHttpOptions {
   /** Port for smart HTTP (0: any free port); no HTTP listener when absent. */
@@ -23,6 +26,16 @@ export interface ServeOptions extends GitServerOptions, GitHttpOptions {
   host?: string
   /** A git:// connection silent this long is closed (default 5 minutes). */
   idleTimeoutMs?: number
+  /** Certificate, key and (for mutual TLS) client CA, for `gitTls` and `https`. */
+  tls?: TlsServerOptions
+  /** Port for git over TLS (`larix+tls://`, needs `tls`); no such listener when absent. */
+  gitTls?: number
+  /** Serve the HTTP listener as HTTPS with `tls` (default false). */
+  https?: boolean
+  /** WebSocket endpoints `/git` and `/api/v1/watch` on the HTTP listener (default true when it is on). */
+  websocket?: boolean | Omit<WebSocketOptions, 'auth' | 'onError'>
+  /** Tokens for the WebSocket endpoints. */
+  auth?: Authorizer | AuthOptions
 }
 
 /** A running server: where it listens, and how to stop it. */
@@ -30,6 +43,9 @@ export interface RunningServer {
   readonly server: GitServer
   readonly http?: { port: number; url: string }
   readonly git?: { port: number; url: string }
+  readonly gitTls?: { port: number; url: string }
+  /** The WebSocket base URL (`ws://host:port/`), when the endpoints are on. */
+  readonly websocket?: { url: string }
   /** Stop listening and close open connections. */
   close(): Promise<void>
 }
@@ -130,23 +146,33 @@ function hostForUrl(host: string): string {
  * console.log(`git clone ${running.http!.url}`)
  */
 export async function startServer(backend: Backend, options: ServeOptions = {}): Promise<RunningServer> {
-  if (options.http === undefined && options.git === undefined) throw new BackendError('startServer needs an http or a git port', 'serve')
+  if (options.http === undefined && options.git === undefined && options.gitTls === undefined) throw new BackendError('startServer needs an http or a git port', 'serve')
   const host = options.host ?? '127.0.0.1'
   const head = options.head ?? gitHead(backend)
   const server = new GitServer(backend, { ...options, ...(head !== undefined ? { head } : {}) })
   const closers: (() => Promise<void>)[] = []
   const close = async () => { for (const c of closers.splice(0).reverse()) await c().catch(() => {}) }
-  const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; close(): Promise<void> } = { server, close }
+  const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; gitTls?: { port: number; url: string }; websocket?: { url: string }; close(): Promise<void> } = { server, close }
+  if ((options.https || options.gitTls !== undefined) && options.tls === undefined) throw new BackendError('HTTPS and git over TLS need options.tls (certificate and key)', 'serve')
   try {
     if (options.http !== undefined) {
       const app = gitHttpApp(server, options)
-      const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host })
+      const https = options.https ? httpsServeOptions(options.tls!) : {}
+      const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host, ...https })
       closers.push(() => new Promise<void>(resolve => {
         http.close(() => resolve())
         ;(http as { closeAllConnections?: () => void }).closeAllConnections?.()
       }))
       const { port } = await listening(http)
-      result.http = { port, url: `http://${hostForUrl(host)}:${port}/` }
+      result.http = { port, url: `http${options.https ? 's' : ''}://${hostForUrl(host)}:${port}/` }
+      if (options.websocket !== false) {
+        const ws = attachWebSockets(http as import('node:http').Server, server, backend, {
+          ...(typeof options.websocket === 'object' ? options.websocket : {}),
+          ...(options.auth ? { auth: options.auth } : {}), ...(options.onError ? { onError: options.onError } : {}),
+        })
+        closers.push(() => ws.close())
+        result.websocket = { url: `ws${options.https ? 's' : ''}://${hostForUrl(host)}:${port}/` }
+      }
     }
     if (options.git !== undefined) {
       const sockets = new Set<Socket>()
@@ -164,6 +190,14 @@ export async function startServer(backend: Backend, options: ServeOptions = {}):
       }))
       const { port } = await listening(tcp)
       result.git = { port, url: `git://${hostForUrl(host)}:${port}/` }
+    }
+    if (options.gitTls !== undefined) {
+      const tls = await startGitTlsListener(server, {
+        port: options.gitTls, host, tls: options.tls!, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.onError ? { onError: options.onError } : {}),
+      })
+      closers.push(() => tls.close())
+      result.gitTls = { port: tls.port, url: tls.url }
     }
   } catch (e) {
     await close()
