@@ -47,9 +47,12 @@ export function tlsFailure(e: unknown, display: string): unknown {
   else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') hint = `: the server's certificate does not name this host (${err.reason ?? 'altname mismatch'}); connect by a name or IP address in its subjectAltName, or set options.tls.servername`
   else if (/certificate required|handshake failure/i.test(text)) hint = ': the server wants a client certificate; pass one signed by a CA the server trusts (--tls-cert FILE --tls-key FILE, or options.tls.cert and .key)'
   else if (/unknown ca|bad certificate|certificate unknown|unsupported certificate|certificate expired|certificate revoked|decrypt error/i.test(text)) hint = ': the server refused our client certificate; use one signed by a CA the server trusts (--tls-cert/--tls-key)'
+  else if (code === 'ECONNRESET' || code === 'EPIPE') hint = ': the server dropped the connection, as a server does when it refuses a client certificate; use one signed by a CA the server trusts (--tls-cert/--tls-key)'
   else if (/key values mismatch/i.test(text)) hint = ': the client key does not belong to the client certificate (--tls-key must match --tls-cert)'
   else if (/no start line|bad base64|PEM|asn1|ASN1/i.test(text)) hint = ': a certificate or key is not valid PEM; check the files given to --tls-cert, --tls-key and --tls-ca'
-  const detail = code !== '' ? `${code}: ${err?.message ?? ''}` : err?.message ?? String(e)
+  // OpenSSL's messages carry a multi-line trace: its reason is enough.
+  const said = err?.reason ?? (err?.message ?? String(e)).split('\n')[0]!.replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:/, '')
+  const detail = code !== '' && code !== said ? `${code}: ${said}` : said
   return new TransportError(`TLS connection to ${display} failed (${detail})${hint}`, { url: display }, e)
 }
 
@@ -63,8 +66,10 @@ export function socketStream(socket: Socket, mapError: (e: unknown) => unknown =
   let ended = false
   let failure: unknown
   let wake: (() => void) | undefined
+  let discard = false
   const notify = () => { const w = wake; wake = undefined; w?.() }
   socket.on('data', (chunk: Buffer) => {
+    if (discard) return
     queue.push(chunk)
     queued += chunk.length
     if (queued > 1 << 20) socket.pause()
@@ -90,9 +95,12 @@ export function socketStream(socket: Socket, mapError: (e: unknown) => unknown =
           }
         },
         async return(): Promise<IteratorResult<Uint8Array>> {
+          // Abandoned: drop what comes, but keep the socket flowing so that the peer's end is seen and
+          // close() completes (a paused socket never emits 'end').
+          discard = true
           queue.length = 0
           queued = 0
-          socket.pause()
+          socket.resume()
           return { done: true, value: undefined }
         },
       }

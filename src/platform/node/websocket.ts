@@ -38,10 +38,18 @@ export async function openWebSocket(url: string, options: OpenWebSocketOptions =
   } catch (e) {
     throw tlsFailure(e, display)
   }
-  ws.on('error', () => { /* seen through the event listeners */ })
+  let failure: unknown
+  ws.on('error', e => { failure ??= e })
   const like = ws as unknown as WebSocketLike
   like.binaryType = 'arraybuffer'
-  await webSocketOpened(like, display, options.signal)
+  try {
+    await webSocketOpened(like, display, options.signal)
+  } catch (e) {
+    // A TLS failure (an untrusted server, a refused client certificate) says what to do about it.
+    const code = (failure as { code?: string } | undefined)?.code ?? ''
+    if (/^(ERR_SSL|ERR_TLS|UNABLE_|SELF_SIGNED|DEPTH_ZERO|CERT_)/.test(code) || (url.startsWith('wss:') && code === 'ECONNRESET')) throw tlsFailure(failure, display)
+    throw e
+  }
   return like
 }
 
