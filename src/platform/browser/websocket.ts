@@ -15,6 +15,11 @@ export interface OpenWebSocketOptions {
   signal?: AbortSignal
   display?: string
   maxPayload?: number
+  /**
+   * Listen to messages from the start: a server that speaks first (the watch channel) may have its first
+   * message read in the same turn as the handshake, before the caller of openWebSocket could listen.
+   */
+  onMessage?: (event: { data: unknown }) => void
 }
 
 export async function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<WebSocketLike> {
@@ -35,6 +40,7 @@ export async function openWebSocket(url: string, options: OpenWebSocketOptions =
     throw new TransportError(`cannot open a WebSocket to ${display}: ${(e as Error)?.message ?? e}`, { url: display }, e)
   }
   ws.binaryType = 'arraybuffer'
+  if (options.onMessage) ws.addEventListener('message', options.onMessage)
   await webSocketOpened(ws, display, options.signal)
   return ws
 }

@@ -16,6 +16,11 @@ export interface OpenWebSocketOptions {
   display?: string
   /** Largest message accepted from the server (default 64 MiB). */
   maxPayload?: number
+  /**
+   * Listen to messages from the start: a server that speaks first (the watch channel) may have its first
+   * message read in the same turn as the handshake, before the caller of openWebSocket could listen.
+   */
+  onMessage?: (event: { data: unknown }) => void
 }
 
 /**
@@ -42,6 +47,7 @@ export async function openWebSocket(url: string, options: OpenWebSocketOptions =
   ws.on('error', e => { failure ??= e })
   const like = ws as unknown as WebSocketLike
   like.binaryType = 'arraybuffer'
+  if (options.onMessage) like.addEventListener('message', options.onMessage)
   try {
     await webSocketOpened(like, display, options.signal)
   } catch (e) {

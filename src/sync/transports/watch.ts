@@ -85,7 +85,12 @@ export function watchRemote(url: string, opts: WatchRemoteOptions): RemoteWatch 
 
   /** One connection: resolves when it ends (closed by either side, idle, or failed). */
   const session = async (onReady: () => void): Promise<void> => {
-    const ws = await openWebSocket(endpoint.url, { headers, display: endpoint.display, signal: stop.signal, maxPayload: 16 << 20, ...(opts.tls ? { tls: opts.tls } : {}) })
+    const early: { data: unknown }[] = []
+    let deliver: ((event: { data: unknown }) => void) | undefined
+    const ws = await openWebSocket(endpoint.url, {
+      headers, display: endpoint.display, signal: stop.signal, maxPayload: 16 << 20, ...(opts.tls ? { tls: opts.tls } : {}),
+      onMessage: event => { if (deliver) deliver(event); else early.push(event) },
+    })
     current = ws
     try {
       await new Promise<void>(resolve => {
@@ -97,7 +102,7 @@ export function watchRemote(url: string, opts: WatchRemoteOptions): RemoteWatch 
         }
         const finish = () => {
           if (idle !== undefined) clearTimeout(idle)
-          ws.removeEventListener('message', onMessage)
+          deliver = undefined
           ws.removeEventListener('close', onClose)
           ws.removeEventListener('error', onError)
           stop.signal.removeEventListener('abort', finish)
@@ -149,12 +154,13 @@ export function watchRemote(url: string, opts: WatchRemoteOptions): RemoteWatch 
           }
           // ping and pong only keep the connection alive.
         }
-        ws.addEventListener('message', onMessage)
         ws.addEventListener('close', onClose)
         ws.addEventListener('error', onError)
         stop.signal.addEventListener('abort', finish)
         touch()
         if (wanted) ws.send(encode({ type: 'subscribe', branches: [...wanted] }))
+        deliver = onMessage
+        for (const event of early.splice(0)) onMessage(event)
       })
     } finally {
       connected = false
