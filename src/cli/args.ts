@@ -9,13 +9,13 @@ export class UsageError extends Error {
 
 /** Options that only some commands take; the rest are global. */
 export type LocalOption = 'message' | 'author' | 'limit' | 'into' | 'noFf' | 'dryRun' | 'mainline' | 'graph' | 'depth' | 'force'
-  | 'http' | 'git' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'token' | 'peer'
+  | 'http' | 'git' | 'gitTls' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'token' | 'peer'
 
 /** How each local option is spelt on the command line. */
 export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
   message: '--message', author: '--author', limit: '--limit', into: '--into', noFf: '--no-ff', dryRun: '--dry-run',
   mainline: '--mainline', graph: '--graph', depth: '--depth', force: '--force',
-  http: '--http', git: '--git', host: '--host', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsCa: '--tls-ca', token: '--token', peer: '--peer',
+  http: '--http', git: '--git', gitTls: '--git-tls', host: '--host', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsCa: '--tls-ca', token: '--token', peer: '--peer',
 }
 
 export interface CliOptions {
@@ -42,9 +42,12 @@ export interface CliOptions {
   http?: number
   /** serve: the git:// port. */
   git?: number
+  /** serve: the port of git over TLS (larix+tls://). */
+  gitTls?: number
   /** serve: the address to listen on (default 127.0.0.1). */
   host?: string
-  /** serve: options of the design that this build does not implement yet (refused with a message). */
+  /** serve: the server's certificate and key, and the CA of accepted client certificates (mutual TLS);
+   *  clone, pull, push: our client certificate and key, and the CA that signed the server's certificate. PEM files. */
   tlsCert?: string
   tlsKey?: string
   tlsCa?: string
@@ -82,6 +85,7 @@ const OPTIONS = {
   force: { type: 'boolean' },
   http: { type: 'string' },
   git: { type: 'string' },
+  'git-tls': { type: 'string' },
   host: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -118,7 +122,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const given: Record<LocalOption, unknown> = {
     message: v.message, author: v.author, limit: v.limit, into: v.into, noFf: v['no-ff'], dryRun: v['dry-run'], mainline: v.mainline, graph: v.graph,
     depth: v.depth, force: v.force,
-    http: v.http, git: v.git, host: v.host, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], tlsCa: v['tls-ca'], token: v.token, peer: v.peer,
+    http: v.http, git: v.git, gitTls: v['git-tls'], host: v.host, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], tlsCa: v['tls-ca'], token: v.token, peer: v.peer,
   }
   const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
@@ -139,6 +143,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     force: v.force ?? false,
     http: v.http === undefined ? undefined : parsePort(unhide(v.http), '--http'),
     git: v.git === undefined ? undefined : parsePort(unhide(v.git), '--git'),
+    gitTls: v['git-tls'] === undefined ? undefined : parsePort(unhide(v['git-tls']), '--git-tls'),
     host: str(v.host),
     tlsCert: str(v['tls-cert']),
     tlsKey: str(v['tls-key']),

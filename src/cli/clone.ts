@@ -3,15 +3,17 @@
 import { rmSync } from 'node:fs'
 import { cloneInto, displayUrl } from '../sync/index.js'
 import type { Command } from './commands.js'
+import { tlsFiles } from './tls.js'
 import { formatBytes, terminalProgress } from './progress.js'
 import { writeRemote } from './remote.js'
 
 export const clone: Command = {
-  synopsis: 'URL DIR', min: 2, max: 2, options: ['depth'], creates: true, storeArg: 1,
+  synopsis: 'URL DIR', min: 2, max: 2, options: ['depth', 'tlsCert', 'tlsKey', 'tlsCa'], creates: true, storeArg: 1,
   async run(ctx) {
     const url = ctx.args[0]
     try {
-      const r = await cloneInto(ctx.repo, url, { depth: ctx.options.depth, onProgress: terminalProgress() })
+      const tls = tlsFiles(ctx.options, 'client')
+      const r = await cloneInto(ctx.repo, url, { depth: ctx.options.depth, onProgress: terminalProgress(), ...(tls ? { tls } : {}) })
       writeRemote(ctx.store, 'origin', r.head === undefined ? { url } : { url, head: r.head })
       const f = r.fetch
       const lines = [

@@ -2,16 +2,19 @@
 // mergers (per key for JSON values). Conflicts are listed as `larix merge` lists them (exit status 1).
 import { pull as pullBranch } from '../sync/index.js'
 import type { Command } from './commands.js'
+import { tlsFiles } from './tls.js'
 import { conflictLines } from './format.js'
 import { formatBytes, terminalProgress } from './progress.js'
 import { remoteUrl } from './remote.js'
 
 export const pull: Command = {
-  synopsis: '[URL]', min: 0, max: 1, options: ['depth', 'message', 'author'], creates: false,
+  synopsis: '[URL]', min: 0, max: 1, options: ['depth', 'message', 'author', 'tlsCert', 'tlsKey', 'tlsCa'], creates: false,
   async run(ctx) {
     const url = remoteUrl(ctx.store, ctx.args[0], 'pull')
     const branch = ctx.branch
+    const tls = tlsFiles(ctx.options, 'client')
     const r = await pullBranch(ctx.repo, url, {
+      ...(tls ? { tls } : {}),
       branch, depth: ctx.options.depth, message: ctx.options.message, author: ctx.options.author, onProgress: terminalProgress(),
     })
     const f = r.fetch

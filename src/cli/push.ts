@@ -3,15 +3,18 @@
 // --force replaces the remote branch instead.
 import { push as pushBranch } from '../sync/index.js'
 import type { Command } from './commands.js'
+import { tlsFiles } from './tls.js'
 import { formatBytes, terminalProgress } from './progress.js'
 import { remoteUrl } from './remote.js'
 
 export const push: Command = {
-  synopsis: '[URL]', min: 0, max: 1, options: ['force', 'message', 'author'], creates: false,
+  synopsis: '[URL]', min: 0, max: 1, options: ['force', 'message', 'author', 'tlsCert', 'tlsKey', 'tlsCa'], creates: false,
   async run(ctx) {
     const url = remoteUrl(ctx.store, ctx.args[0], 'push')
     const branch = ctx.branch
+    const tls = tlsFiles(ctx.options, 'client')
     const r = await pushBranch(ctx.repo, url, {
+      ...(tls ? { tls } : {}),
       branch, force: ctx.options.force, pullFirst: !ctx.options.force, message: ctx.options.message, onProgress: terminalProgress(),
     })
     const lines: string[] = []

@@ -1,15 +1,18 @@
-// `larix serve`: the store over HTTP (Git smart HTTP, the JSON API under /api/v1, /healthz; --http PORT) and
-// git:// (--git PORT), on 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM, which close it
-// gracefully (requests in flight finish, then the store is closed). With neither port given, HTTP on
-// DEFAULT_HTTP_PORT. It prints where it listens as soon as it does (a caller may pass port 0 and read it).
-// --token T (repeatable) and LARIX_TOKEN require bearer tokens; a token is never printed. One JSON line per
-// HTTP request goes to stderr.
+// `larix serve`: the store over HTTP (Git smart HTTP, the JSON API under /api/v1, /healthz, and the WebSocket
+// endpoints /git and /api/v1/watch; --http PORT), git:// (--git PORT) and git over TLS (--git-tls PORT), on
+// 127.0.0.1 unless --host says otherwise, until SIGINT or SIGTERM, which close it gracefully (requests in
+// flight finish, then the store is closed). With no port given, HTTP on DEFAULT_HTTP_PORT. With
+// --tls-cert/--tls-key the HTTP listener is HTTPS (wss://); with --tls-ca both TLS listeners accept only
+// clients whose certificate that CA signed. --token T (repeatable) and LARIX_TOKEN require bearer tokens; a
+// token is never printed. One JSON line per HTTP request goes to stderr. It prints where it listens as soon
+// as it does (a caller may pass port 0 and read it).
 import { startServer } from '../platform/node/serve.js'
 import { LarixError } from '../store/index.js'
 import { parseTokenArgument } from '../sync/auth.js'
 import type { TokenGrant } from '../sync/auth.js'
 import type { Command, Context, Output } from './commands.js'
 import { shellQuote } from './format.js'
+import { tlsFiles } from './tls.js'
 
 /** The HTTP port of `larix serve` when no listener is named. */
 export const DEFAULT_HTTP_PORT = 8080
@@ -18,10 +21,9 @@ export const DEFAULT_HTTP_PORT = 8080
 function refuseUnbuilt(ctx: Context): void {
   const o = ctx.options
   const missing: string[] = []
-  if (o.tlsCert !== undefined || o.tlsKey !== undefined || o.tlsCa !== undefined) missing.push('TLS (--tls-cert, --tls-key, --tls-ca)')
   if (o.peer.length > 0) missing.push('replication with peers (--peer)')
   if (missing.length > 0) {
-    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves plain HTTP and git:// only`, { options: missing })
+    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves HTTP(S), WebSocket, git:// and git over TLS`, { options: missing })
   }
 }
 
@@ -56,13 +58,19 @@ async function run(ctx: Context): Promise<Output> {
   refuseUnbuilt(ctx)
   const { options } = ctx
   const grants = tokens(ctx)
-  const http = options.http ?? (options.git === undefined ? DEFAULT_HTTP_PORT : undefined)
+  const http = options.http ?? (options.git === undefined && options.gitTls === undefined ? DEFAULT_HTTP_PORT : undefined)
   const host = options.host ?? '127.0.0.1'
+  const tls = tlsFiles(options, 'server') as { cert: string; key: string; ca?: string } | undefined
+  if (options.gitTls !== undefined && tls === undefined) {
+    throw new LarixError('LARIX_BAD_ARGUMENT', '--git-tls needs the server\'s certificate and key: --tls-cert FILE --tls-key FILE (and --tls-ca FILE to accept only clients with a certificate that CA signed)', { argument: '--git-tls' })
+  }
   let running
   try {
     running = await startServer(ctx.repo, {
       ...(http !== undefined ? { http } : {}),
       ...(options.git !== undefined ? { git: options.git } : {}),
+      ...(options.gitTls !== undefined ? { gitTls: options.gitTls } : {}),
+      ...(tls !== undefined ? { tls, https: http !== undefined } : {}),
       host,
       ...(grants.length > 0 ? { auth: { tokens: grants } } : {}),
       onLog: entry => process.stderr.write(JSON.stringify(entry) + '\n'),
@@ -71,13 +79,13 @@ async function run(ctx: Context): Promise<Output> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException
     if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
-      const hint = err.code === 'EADDRINUSE' ? ' (another program has that port: pick another with --http PORT / --git PORT, or 0 for any free port)'
+      const hint = err.code === 'EADDRINUSE' ? ' (another program has that port: pick another with --http PORT / --git PORT / --git-tls PORT, or 0 for any free port)'
         : err.code === 'EACCES' ? ' (ports below 1024 need privileges: pick a port above 1023)' : ' (is --host an address of this machine?)'
       throw new LarixError('LARIX_LISTEN', `cannot listen on ${host}: ${err.message}${hint}`, { host })
     }
     throw e
   }
-  const urls = { http: running.http?.url, git: running.git?.url }
+  const urls = { http: running.http?.url, git: running.git?.url, gitTls: running.gitTls?.url, websocket: running.websocket?.url }
   const auth = grants.length > 0 ? 'token' : 'none'
   if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls, auth }) + '\n')
   else {
@@ -86,6 +94,8 @@ async function run(ctx: Context): Promise<Output> {
     if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
     if (urls.http) lines.push(`  JSON API    ${urls.http}api/v1/branches    health ${urls.http}healthz`)
     if (grants.length > 0) lines.push(`  ${grants.length} token${grants.length > 1 ? 's' : ''} required (git clone http://x:TOKEN@…; Authorization: Bearer TOKEN)`)
+    if (urls.websocket) lines.push(`  WebSocket   ${urls.websocket}    larix clone ${urls.websocket} ${shellQuote('my-copy')}`)
+    if (urls.gitTls) lines.push(`  git+TLS     ${urls.gitTls}    larix clone ${urls.gitTls} ${shellQuote('my-copy')}${tls?.ca ? ' --tls-cert F --tls-key F' : ''} --tls-ca F`)
     lines.push('Ctrl-C stops it.')
     process.stdout.write(lines.join('\n') + '\n')
   }
@@ -95,6 +105,6 @@ async function run(ctx: Context): Promise<Output> {
 }
 
 export const serve: Command = {
-  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
+  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
   run,
 }

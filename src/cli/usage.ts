@@ -22,13 +22,14 @@ Commands:
   reset COMMIT         move --branch to COMMIT (rollback)
   show COMMIT          a commit and what it changed since its first parent
   clone URL DIR        a new store in DIR with the branches of the Git remote at URL (http://, https://,
-                       git://); --depth N: only the last N commits. The URL is remembered for pull and push
+                       git://, larix+tls://, ws://, wss://); --depth N: only the last N commits. The URL is remembered for pull and push
   pull [URL]           fetch the remote's branch named like --branch and merge it in with larix's mergers
                        (per key for JSON); conflicts are listed as merge lists them (exit status 1)
   push [URL]           push --branch to the remote branch of that name; if the remote moved, pull (merge)
                        first and push the merge; --force replaces the remote branch instead
   serve                serve the store to Git (git clone, fetch, pull, push) over smart HTTP (--http PORT,
-                       default 8080 when no port is named) and git:// (--git PORT), until Ctrl-C
+                       default 8080 when no port is named; WebSocket on the same port), git:// (--git PORT)
+                       and git over TLS (--git-tls PORT), until Ctrl-C
   tour                 a short guided tour on the store
   help                 this text
 
@@ -48,6 +49,11 @@ Options (before or after the command):
   --force              replace the remote branch even if that drops its commits (push)
   --http PORT          serve smart HTTP on PORT (0: any free port; printed) (serve)
   --git PORT           serve git:// on PORT, Git's daemon protocol (Git's own port is 9418) (serve)
+  --git-tls PORT       serve larix+tls:// (git over TLS) on PORT; needs --tls-cert and --tls-key (serve)
+  --tls-cert F --tls-key F   PEM certificate and key: serve's (its HTTP becomes HTTPS), or our client
+                       certificate for larix+tls:// and wss:// (clone, pull, push)
+  --tls-ca F           serve: accept only clients with a certificate this CA signed (mutual TLS);
+                       clone, pull, push: the CA that signed the server's certificate
   --host H             the address serve listens on (default 127.0.0.1: this machine only)
   --token T            require tokens: read=T, read-write=T or T (read-write); repeatable; also
                        LARIX_TOKEN (serve; HTTP only, with the JSON API under /api/v1 and /healthz)

@@ -19,6 +19,8 @@ import type { GitHttpOptions } from '../../sync/transports/http.js'
 import { replicaApp, RequestTracker } from '../../sync/transports/replica-app.js'
 import type { RequestLogEntry } from '../../sync/transports/replica-app.js'
 import type { ApiOptions } from '../../sync/api/app.js'
+import { attachWebSockets, httpsServeOptions, startGitTlsListener } from './listeners.js'
+import type { TlsServerOptions, WebSocketOptions } from './listeners.js'
 
 export interface ServeOptions extends GitServerOptions, GitHttpOptions, ApiOptions {
   /** Port for smart HTTP (0: any free port); no HTTP listener when absent. */
@@ -33,6 +35,14 @@ export interface ServeOptions extends GitServerOptions, GitHttpOptions, ApiOptio
   onLog?: (entry: RequestLogEntry) => void
   /** How long close() lets requests in flight finish before dropping them (default 10 s). */
   shutdownTimeoutMs?: number
+  /** Certificate, key and (for mutual TLS) client CA, for `gitTls` and `https`. */
+  tls?: TlsServerOptions
+  /** Port for git over TLS (`larix+tls://`, needs `tls`); no such listener when absent. */
+  gitTls?: number
+  /** Serve the HTTP listener as HTTPS with `tls` (default false). */
+  https?: boolean
+  /** WebSocket endpoints `/git` and `/api/v1/watch` on the HTTP listener (default true when it is on). */
+  websocket?: boolean | Omit<WebSocketOptions, 'auth' | 'onError'>
 }
 
 /** A running server: where it listens, and how to stop it. */
@@ -40,6 +50,9 @@ export interface RunningServer {
   readonly server: GitServer
   readonly http?: { port: number; url: string }
   readonly git?: { port: number; url: string }
+  readonly gitTls?: { port: number; url: string }
+  /** The WebSocket base URL (`ws://host:port/`), when the endpoints are on. */
+  readonly websocket?: { url: string }
   /**
    * Graceful shutdown: stop accepting connections, answer new requests on open connections (and /healthz)
    * with 503, let the requests in flight finish (up to `shutdownTimeoutMs`), then close every connection.
@@ -180,11 +193,15 @@ function httpListener(http: ServerType): Listener {
  * console.log(`git clone ${running.http!.url}`)
  */
 export async function startServer(source: Repo | Backend, options: ServeOptions = {}): Promise<RunningServer> {
-  if (options.http === undefined && options.git === undefined) throw new BackendError('startServer needs an http or a git port', 'serve')
+  if (options.http === undefined && options.git === undefined && options.gitTls === undefined) throw new BackendError('startServer needs an http, git or gitTls port', 'serve')
+  if ((options.https || options.gitTls !== undefined) && options.tls === undefined) throw new BackendError('HTTPS and git over TLS need options.tls (certificate and key)', 'serve')
   const backend = isRepo(source) ? source.backend : source
   const tokens = options.auth instanceof Authorizer ? options.auth.enabled : (options.auth?.tokens?.length ?? 0) > 0
   if (tokens && options.git !== undefined) {
     throw new BadArgumentError('git:// carries no credentials, so it cannot be served when tokens are required: serve HTTP only (clone with http://x:TOKEN@host:port/)', 'git')
+  }
+  if (tokens && options.gitTls !== undefined && options.tls?.ca === undefined) {
+    throw new BadArgumentError('git over TLS carries no tokens: with tokens required it needs mutual TLS (a client CA: --tls-ca FILE)', 'gitTls')
   }
   const host = options.host ?? '127.0.0.1'
   const head = options.head ?? gitHead(backend)
@@ -199,11 +216,12 @@ export async function startServer(source: Repo | Backend, options: ServeOptions 
     for (const l of listeners) l.dropAll()
     await Promise.all(listeners.map(l => l.closed))
   })()
-  const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; close(): Promise<void> } = { server, close }
+  const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; gitTls?: { port: number; url: string }; websocket?: { url: string }; close(): Promise<void> } = { server, close }
   try {
     if (options.http !== undefined) {
       const app = replicaApp(source, { ...options, gitServer: server, tracker })
-      const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host })
+      const https = options.https ? httpsServeOptions(options.tls!) : {}
+      const http = serveHttp({ fetch: app.fetch, port: options.http, hostname: host, ...https })
       // The app counts a request until its answer is handed over; this counts it until Node has sent it.
       http.on('request', (_req: unknown, res: { once(event: 'close', fn: () => void): void }) => {
         tracker.begin()
@@ -211,7 +229,21 @@ export async function startServer(source: Repo | Backend, options: ServeOptions 
       })
       listeners.push(httpListener(http))
       const { port } = await listening(http)
-      result.http = { port, url: `http://${hostForUrl(host)}:${port}/` }
+      result.http = { port, url: `http${options.https ? 's' : ''}://${hostForUrl(host)}:${port}/` }
+      if (options.websocket !== false) {
+        const ws = attachWebSockets(http as import('node:http').Server, server, backend, {
+          ...(typeof options.websocket === 'object' ? options.websocket : {}),
+          ...(options.auth ? { auth: options.auth } : {}), ...(options.onError ? { onError: options.onError } : {}),
+        })
+        // WebSockets are long-lived: they are closed when the listener stops accepting, not waited for.
+        const wsClosed = { done: undefined as Promise<void> | undefined }
+        listeners.push({
+          stopAccepting: () => { wsClosed.done ??= ws.close() },
+          dropAll: () => { wsClosed.done ??= ws.close() },
+          get closed() { return wsClosed.done ?? Promise.resolve() },
+        })
+        result.websocket = { url: `ws${options.https ? 's' : ''}://${hostForUrl(host)}:${port}/` }
+      }
     }
     if (options.git !== undefined) {
       const sockets = new Set<Socket>()
@@ -233,6 +265,19 @@ export async function startServer(source: Repo | Backend, options: ServeOptions 
       })
       const { port } = await listening(tcp)
       result.git = { port, url: `git://${hostForUrl(host)}:${port}/` }
+    }
+    if (options.gitTls !== undefined) {
+      const tls = await startGitTlsListener(server, {
+        port: options.gitTls, host, tls: options.tls!, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.onError ? { onError: options.onError } : {}),
+      })
+      let tlsClosed: Promise<void> | undefined
+      listeners.push({
+        stopAccepting: () => { /* open git sessions finish; new ones are refused once closed below */ },
+        dropAll: () => { tlsClosed ??= tls.close() },
+        get closed() { return tlsClosed ?? (tlsClosed = tls.close()) },
+      })
+      result.gitTls = { port: tls.port, url: tls.url }
     }
   } catch (e) {
     await close()

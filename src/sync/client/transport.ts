@@ -1,11 +1,14 @@
 // One conversation with a Git service (upload-pack or receive-pack), whatever carries it. A Session has read
 // the server's first message (the advertisement) and sends requests, each answered by a PktLineReader:
 //  - smart HTTP is stateless: the advertisement is a GET of info/refs, each request a POST of its own;
-//  - a byte stream (git://) is stateful: one connection, opened by a request line, requests written in turn
-//    and answers read from the same reader.
+//  - a byte stream (git:// over TCP, larix+tls:// over TLS, ws:// and wss:// over a WebSocket) is stateful:
+//    one connection, opened by a git-daemon request line, requests written in turn and answers read from the
+//    same reader.
 // Protocol v2 requests are self-contained, so the callers need not care which kind they hold; the v0/v1
 // fetch sends its whole negotiation in one request for the same reason.
 import { connectTcp } from '#platform/tcp'
+import { connectTls } from '#platform/tls'
+import { connectWebSocket } from '#platform/websocket'
 import { BadArgumentError, LarixError } from '../../store/errors.js'
 import { FLUSH_PKT, PktLineReader, byteChunks, formatGitProtoRequest, readAdvertisement } from '../wire/index.js'
 import type { Advertisement, ByteSource } from '../wire/index.js'
@@ -25,6 +28,23 @@ export type Connect = (host: string, port: number, options?: { signal?: AbortSig
 
 export type Service = 'git-upload-pack' | 'git-receive-pack'
 
+/** A certificate, key or CA in PEM, as text or bytes. */
+export type TlsMaterial = string | Uint8Array
+
+/** TLS settings for larix+tls:// and wss:// (Node; a browser uses its own). */
+export interface TlsOptions {
+  /** The CA(s) that signed the server's certificate (default: the system's CAs). */
+  ca?: TlsMaterial | TlsMaterial[]
+  /** Our certificate, for servers that want mutual authentication (with `key`). */
+  cert?: TlsMaterial
+  /** The private key of `cert`. */
+  key?: TlsMaterial
+  /** The name the server's certificate must carry (default: the URL's host when it is a name). */
+  servername?: string
+  /** false: accept any server certificate (tests only; never for real links). Default true. */
+  rejectUnauthorized?: boolean
+}
+
 /** How to reach remotes: the options every client call accepts. */
 export interface TransportOptions {
   /**
@@ -36,8 +56,10 @@ export interface TransportOptions {
   connect?: Connect
   /** The fetch() used for smart HTTP (default: the global one). */
   httpFetch?: typeof globalThis.fetch
-  /** Extra HTTP headers (an Authorization token, say). */
+  /** Extra HTTP headers (an Authorization token, say); also sent when opening a WebSocket (as a subprotocol in browsers). */
   headers?: Record<string, string>
+  /** CA, client certificate and key for larix+tls:// and wss://. */
+  tls?: TlsOptions
   signal?: AbortSignal
 }
 
@@ -65,8 +87,18 @@ export async function openSession(url: string | RemoteLocation, service: Service
   const version = opts.protocolVersion ?? 2
   if (version !== 0 && version !== 1 && version !== 2) throw new BadArgumentError(`protocolVersion must be 0, 1 or 2, got ${String(version)}`, 'protocolVersion')
   const asked = service === 'git-upload-pack' ? version : 0
-  return location.kind === 'http' ? openHttp(location, service, asked, opts) : openStream(location, service, asked, opts)
+  switch (location.kind) {
+    case 'http': return openHttp(location, service, asked, opts)
+    case 'git': return openStream(location, service, asked, opts, (o) => (opts.connect ?? connectTcp)(location.host, location.port, o))
+    case 'tls': return openStream(location, service, asked, opts, (o) => connectTls(location.host, location.port, { ...o, display: location.display, ...(opts.tls ? { tls: opts.tls } : {}) }))
+    case 'ws': return openStream(location, service, asked, opts, (o) => connectWebSocket(location.url, {
+      ...o, display: location.display, headers: { ...location.headers, ...opts.headers }, ...(opts.tls ? { tls: opts.tls } : {}),
+    }))
+    default: throw new BadArgumentError(`unknown remote kind ${JSON.stringify((location as { kind?: unknown }).kind)}`, 'url')
+  }
 }
+
+type StreamLocation = Extract<RemoteLocation, { kind: 'git' | 'tls' | 'ws' }>
 
 function protocolHeader(version: 0 | 1 | 2): Record<string, string> {
   return version === 0 ? {} : { 'Git-Protocol': `version=${version}` }
@@ -166,15 +198,19 @@ async function openHttp(location: Extract<RemoteLocation, { kind: 'http' }>, ser
   }
 }
 
-async function openStream(location: Extract<RemoteLocation, { kind: 'git' }>, service: Service, version: 0 | 1 | 2, opts: TransportOptions): Promise<Session> {
-  const connect = opts.connect ?? connectTcp
+async function openStream(location: StreamLocation, service: Service, version: 0 | 1 | 2, opts: TransportOptions,
+  connect: (o: { signal?: AbortSignal }) => Promise<ByteStream>): Promise<Session> {
   let stream: ByteStream
   try {
-    stream = await connect(location.host, location.port, { signal: opts.signal })
+    stream = await connect(opts.signal ? { signal: opts.signal } : {})
   } catch (e) {
     throw transportFailure(e, location.display, 'connect to')
   }
-  const hostParam = location.port === 9418 ? location.host : `${location.host}:${location.port}`
+  // An IPv6 address cannot be a host parameter (its colons are separators there): it is left out.
+  const hostParam = location.host.includes(':') ? undefined
+    : location.kind === 'git' && location.port === 9418 ? location.host : `${location.host}:${location.port}`
+  // The server serves one store: a WebSocket's request line names the root.
+  const path = location.kind === 'ws' ? '/' : location.path
   const reader = new PktLineReader(guardReads(stream.readable, location.display))
   let closed = false
   const close = async (): Promise<void> => {
@@ -188,12 +224,15 @@ async function openStream(location: Extract<RemoteLocation, { kind: 'git' }>, se
   }
   try {
     await stream.write(formatGitProtoRequest({
-      service, path: location.path, host: hostParam, extraParameters: version === 0 ? [] : [`version=${version}`],
+      service, path, ...(hostParam !== undefined ? { host: hostParam } : {}), extraParameters: version === 0 ? [] : [`version=${version}`],
     }))
     const advertisement = await readAdvertisement(reader).catch((e: unknown) => {
       // git daemon hangs up without a word on a repository it does not serve.
       if (e instanceof LarixError && e.code === 'LARIX_PROTOCOL' && /stream ended/.test(e.message) && reader.position === 0) {
-        throw new TransportError(`${location.display} closed the connection: no such repository, or ${service} is not enabled there`, { url: location.display }, e)
+        const why = location.kind === 'tls'
+          ? 'it may have refused our client certificate (pass one signed by a CA it trusts: --tls-cert/--tls-key, options.tls), or it does not serve this repository'
+          : `no such repository, or ${service} is not enabled there`
+        throw new TransportError(`${location.display} closed the connection: ${why}`, { url: location.display }, e)
       }
       throw e
     })
