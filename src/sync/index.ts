@@ -7,3 +7,8 @@ export { GitServer, ServiceNotEnabledError, MissingObjectError } from './serve/i
 export type { GitServerOptions, GitService, HeadOption, RequestOptions } from './serve/index.js'
 export { gitHttpApp, BodyTooLargeError, BadBodyError } from './transports/http.js'
 export type { GitHttpOptions } from './transports/http.js'
+export { replicate, startReplication, peerId, aheadBehind, DEFAULT_POLL_MS, LAG_LIMIT } from './replicate.js'
+export type {
+  Replicator, ReplicateOptions, PeerSpec, PeerStatus, PeerState, ReplicationError, WatchRemote, WatchRemoteOptions, RemoteHeadEvent,
+  BackoffOptions, BranchSyncResult, SyncEvent, ReplicatorEvents, TlsOption,
+} from './replicate.js'
