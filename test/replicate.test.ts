@@ -92,6 +92,41 @@ test('a write on A appears on B, and one on B appears on A through the notificat
   }
 })
 
+test('a burst of local writes is coalesced, and a reconnect of the notification channel re-syncs', async () => {
+  const a = await replica(), b = await replica()
+  let reopen: (() => void) | undefined
+  let opened = 0
+  // A channel that delivers no head events at all: only its (re)connections can wake the replicator.
+  const silent: WatchRemote = (_url, o) => {
+    reopen = () => { opened++; o.onOpen?.() }
+    reopen()
+    return { close: async () => { reopen = undefined } }
+  }
+  const rep = replicate(a.repo, { peers: [b.url], branches: ['main'], watchRemote: silent, debounceMs: 20 })
+  const events: SyncEvent[] = []
+  rep.on('sync', e => events.push(e))
+  try {
+    await waitFor('the first sync', () => events.length >= 1)
+    await rep.whenIdle()
+    const before = events.length
+    for (let i = 0; i < 20; i++) await a.repo.branch('main').set('counters/n', i + 1)
+    await waitFor('the burst on B', async () => (await b.repo.branch('main').get('counters/n')) === 20)
+    await rep.whenIdle()
+    assert.ok(events.length - before <= 5, `${events.length - before} syncs for a burst of 20 writes`)
+    // B moves; nothing tells A until the channel reconnects.
+    await b.repo.branch('main').set('docs/b', 'b')
+    await new Promise(r => setTimeout(r, 60))
+    assert.equal(await a.repo.branch('main').get('docs/b'), undefined)
+    reopen!()
+    await waitFor('a re-sync after the reconnect', async () => (await a.repo.branch('main').get('docs/b')) === 'b')
+    assert.equal(opened, 2)
+  } finally {
+    await rep.stop()
+    await closeAll(a, b)
+  }
+  assert.equal(reopen, undefined, 'stop() closed the channel')
+})
+
 test('concurrent writes on both sides with counter, set, lww and json mergers converge', async () => {
   const a = await replica(), b = await replica('level')
   const byUrl = new Map([[a.url, a.backend], [b.url, b.backend]])
