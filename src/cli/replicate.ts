@@ -38,7 +38,8 @@ export function statusLines(s: PeerStatus, now = Date.now()): string[] {
         return [`${at} ${s.peer}: ${e.message}`, ...conflictLines(e.conflicts ?? [])]
       }
       if (!s.healthy && e) return [`${at} ${s.peer}: sync failed: ${e.message} (${e.code})`]
-      return [`${at} ${s.peer}: in sync (${lagText(s)})`]
+      if (s.syncs === 0) return [`${at} ${s.peer}: not synced yet (as last seen: ${lagText(s)})`]
+      return [`${at} ${s.peer}: synced (${lagText(s)})`]
     }
     case 'backoff': {
       const e = s.lastError
