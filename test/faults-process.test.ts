@@ -130,7 +130,6 @@ test('larix serve killed with SIGKILL mid-push, and again after applying a push 
     proxy.arm({ kind: 'stall', direction: 'up', after: 8000 })
     const pushing = push(client, proxy.url('git'), { signal: signal() }).then(() => undefined, (e: unknown) => e)
     await proxy.whenFired()
-    const advertisement = proxy.bytes.down
     await kill(served.proc)
     proxy.release()
     const failure = await pushing
@@ -145,12 +144,16 @@ test('larix serve killed with SIGKILL mid-push, and again after applying a push 
 
     // 2. Killed after it moved the ref, before its report reached the client: the push is there.
     const c = await write(client, 25, 30)
-    proxy.arm({ kind: 'stall', direction: 'down', after: advertisement })
+    // Held from the first byte of its report on ("unpack ok" comes only after the ref moved).
+    proxy.arm({ kind: 'stall', direction: 'down', after: 0, match: 'unpack ok' })
     const second = push(client, proxy.url('git'), { signal: signal() }).then(() => undefined, (e: unknown) => e)
     await proxy.whenFired()
     await kill(served.proc)
-    proxy.release()
-    assert.ok((await second) instanceof LarixError)
+    // The report the proxy holds must never reach the client (releasing it could race the server's death):
+    // the client's connection goes down with the server.
+    await proxy.close()
+    const secondResult = await second
+    assert.ok(secondResult instanceof LarixError, `a typed error, not ${String(secondResult)} ${(secondResult as Error)?.stack ?? ""}`)
     assert.equal((await inspect(server))['refs/heads/main'], c, 'the server applied the push before it died')
 
     served = await serve(server)

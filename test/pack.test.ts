@@ -726,11 +726,11 @@ test('fuzz: hand-made packs with random deltas, bases and sizes: larix and git i
       mine = 'refused'
     }
     if (thin) return // git has no store to take the outside base from
-    // The same object twice in a pack, with deltas in it too: git 2.39's index-pack refused such a pack whose
-    // ref delta had the duplicated object as base (seed 1777294618), larix takes it and stores valid objects.
-    // Such packs are checked on the larix side only.
-    const ids = typed.flatMap(o => (o ? [o.id] : []))
-    if (new Set(ids).size !== ids.length && specs.some(s => s.kind !== 'object')) return
+    // The same object twice in a pack whose ref deltas may use it as base: git 2.39's index-pack dies with
+    // "REF_DELTA at offset N already resolved (duplicate base …?)"; larix takes the pack and stores valid
+    // objects. Such packs are checked on the larix side only.
+    const whole = entries.flatMap(e => ('type' in e ? [objectId(e.type, e.body)] : []))
+    if (new Set(whole).size !== whole.length && entries.some(e => !('type' in e))) return
     const packPath = join(dir, 'f.pack')
     writeFileSync(packPath, pack)
     rmSync(join(dir, 'f.idx'), { force: true })

@@ -534,7 +534,7 @@ test('larix serve: the command, on a level store, until SIGTERM; unbuilt options
     })
   })
   assert.equal(refused.code, 1)
-  assert.match(refused.stderr, /--peer/)
+  assert.match(refused.stderr, /--tls-key/)
 })
 
 test('fuzz: any bytes, or plausible lines in any order, get an answer (never a throw or a hang) and move no ref', async () => {

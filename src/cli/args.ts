@@ -21,6 +21,8 @@ export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
 export interface CliOptions {
   store: string
   branch: string
+  /** Every --branch given, in order (replicate takes several; the others use the last, `branch`). */
+  branches: string[]
   json: boolean
   help: boolean
   version: boolean
@@ -69,7 +71,7 @@ export const DEFAULT_BRANCH = 'main'
 
 const OPTIONS = {
   store: { type: 'string' },
-  branch: { type: 'string', short: 'b' },
+  branch: { type: 'string', short: 'b', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -127,7 +129,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
     store: str(v.store) ?? DEFAULT_STORE,
-    branch: str(v.branch) ?? DEFAULT_BRANCH,
+    branch: str(v.branch?.at(-1)) ?? DEFAULT_BRANCH,
+    branches: (v.branch ?? []).map(unhide),
     json: v.json ?? false,
     help: v.help ?? false,
     version: v.version ?? false,

@@ -12,6 +12,7 @@ import { clone } from './clone.js'
 import { pull } from './pull.js'
 import { push } from './push.js'
 import { serve } from './serve.js'
+import { replicate } from './replicate.js'
 
 export interface Context {
   repo: Repo
@@ -365,11 +366,11 @@ const tourCmd: Command = {
 
 /** Every command `larix` runs, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  init, get, set, rm, ls, log, branch: branchCmd, fork, merge, revert, reset, show, tour: tourCmd, clone, pull, push, serve,
+  init, get, set, rm, ls, log, branch: branchCmd, fork, merge, revert, reset, show, tour: tourCmd, clone, pull, push, serve, replicate,
 }
 
 /** Commands of the design that this build does not have yet. */
-export const PLANNED = new Set(['replicate', 'unikernel'])
+export const PLANNED = new Set(['unikernel'])
 
 /** Refuse argument counts and options the command does not take, as usage errors. */
 export function checkInvocation(name: string, cmd: Command, args: readonly string[], local: readonly LocalOption[]): void {

@@ -11,33 +11,14 @@ import { LarixError } from '../store/index.js'
 import { parseTokenArgument } from '../sync/auth.js'
 import type { TokenGrant } from '../sync/auth.js'
 import type { Command, Context, Output } from './commands.js'
+import { waitForSignal } from './signals.js'
 import { shellQuote } from './format.js'
 import { tlsFiles } from './tls.js'
+import { startReplication } from '../sync/replicate.js'
 
 /** The HTTP port of `larix serve` when no listener is named. */
 export const DEFAULT_HTTP_PORT = 8080
 
-/** Options of the design that this build does not have yet; refused rather than silently ignored. */
-function refuseUnbuilt(ctx: Context): void {
-  const o = ctx.options
-  const missing: string[] = []
-  if (o.peer.length > 0) missing.push('replication with peers (--peer)')
-  if (missing.length > 0) {
-    throw new LarixError('LARIX_NOT_AVAILABLE', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not available in this version of larix serve yet; it serves HTTP(S), WebSocket, git:// and git over TLS`, { options: missing })
-  }
-}
-
-function waitForSignal(): Promise<string> {
-  return new Promise(resolve => {
-    const on = (signal: string) => {
-      process.off('SIGINT', on)
-      process.off('SIGTERM', on)
-      resolve(signal)
-    }
-    process.on('SIGINT', on)
-    process.on('SIGTERM', on)
-  })
-}
 
 /** The tokens of --token and LARIX_TOKEN (each `read=T`, `read-write=T` or T). */
 function tokens(ctx: Context): TokenGrant[] {
@@ -55,7 +36,6 @@ function tokens(ctx: Context): TokenGrant[] {
 }
 
 async function run(ctx: Context): Promise<Output> {
-  refuseUnbuilt(ctx)
   const { options } = ctx
   const grants = tokens(ctx)
   const http = options.http ?? (options.git === undefined && options.gitTls === undefined ? DEFAULT_HTTP_PORT : undefined)
@@ -99,7 +79,19 @@ async function run(ctx: Context): Promise<Output> {
     lines.push('Ctrl-C stops it.')
     process.stdout.write(lines.join('\n') + '\n')
   }
+  // --peer URL...: replicate every branch (or each --branch) with those peers while serving. The server's
+  // certificate and CA double as the client's for larix+tls:// and https:// peers (one CA, mutual TLS).
+  const replication = options.peer.length > 0
+    ? startReplication(ctx.repo, options.peer, {
+      branches: options.branches.length > 0 ? options.branches : 'all',
+      ...(tls !== undefined ? { tls } : {}),
+      onStatus: s => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), replication: s }) + '\n'),
+    })
+    : undefined
+  if (replication && !options.json) process.stdout.write(`  replicating with ${replication.status().map(s => s.peer).join(', ')}\n`)
   const signal = await waitForSignal()
+  // Syncs in flight finish first (they may be pushing to a peer), then the listeners drain.
+  await replication?.stop()
   await running.close()
   return { data: { stopped: signal, ...urls }, lines: [`larix serve: stopped (${signal})`] }
 }

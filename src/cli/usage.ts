@@ -30,12 +30,16 @@ Commands:
   serve                serve the store to Git (git clone, fetch, pull, push) over smart HTTP (--http PORT,
                        default 8080 when no port is named; WebSocket on the same port), git:// (--git PORT)
                        and git over TLS (--git-tls PORT), until Ctrl-C
+  replicate URL...     keep the store's branches (every one, or each --branch B given) in sync with the
+                       peers at URL...: fetch, merge with larix's mergers, push; woken by local writes, and
+                       a safety-net poll of the peers every 30 s; backs off from peers that are down;
+                       prints a line per change (--json: every status); Ctrl-C stops it (exit status 0)
   tour                 a short guided tour on the store
   help                 this text
 
 Options (before or after the command):
   --store DIR          the store, a LevelDB directory (default ./.larix)
-  -b, --branch B       the branch to read and write (default main)
+  -b, --branch B       the branch to read and write (default main); replicate takes several
   --json               print one JSON document on stdout; errors as JSON on stderr
   -m, --message MSG    the commit message (set, rm, merge, revert)
   --author "N <E>"     the commit author (set, rm, merge, revert)

@@ -18,3 +18,8 @@ export { watchRemote } from './transports/watch.js'
 export type { HeadEvent, RemoteWatch, WatchRemoteOptions } from './transports/watch.js'
 export { webSocketStream, bearerSubprotocol, tokenFromSubprotocols, LARIX_SUBPROTOCOL } from './transports/websocket.js'
 export type { WebSocketLike } from './transports/websocket.js'
+export { replicate, startReplication, peerId, aheadBehind, DEFAULT_POLL_MS, LAG_LIMIT } from './replicate.js'
+export type {
+  Replicator, ReplicateOptions, PeerSpec, PeerStatus, PeerState, ReplicationError, WatchRemote, WatchRemoteOptions as ReplicaWatchOptions, RemoteHeadEvent,
+  BackoffOptions, BranchSyncResult, SyncEvent, ReplicatorEvents, TlsOption,
+} from './replicate.js'

@@ -15,7 +15,7 @@ export type Direction = 'up' | 'down'
 export type Fault =
   | { kind: 'pass' }
   | { kind: 'cut'; direction: Direction; after: number }
-  | { kind: 'stall'; direction: Direction; after: number }
+  | { kind: 'stall'; direction: Direction; after: number; /** Instead of a byte count: the first chunk containing this text. */ match?: string }
 
 export interface FaultProxy {
   readonly port: number
@@ -69,6 +69,17 @@ export async function startFaultProxy(target: { port: number; host?: string }, f
       from.on('data', (chunk: Buffer) => {
         if (holding) { held.push({ to, chunk }); return }
         const f = current
+        const waitForText = !fired && f.kind === 'stall' && f.direction === direction && f.match !== undefined
+        if (waitForText && !new TextDecoder().decode(chunk).includes(f.match!)) {
+          bytes[direction] += chunk.length
+          if (!to.write(chunk)) { from.pause(); to.once('drain', () => from.resume()) }
+          return
+        }
+        if (waitForText) {
+          stall()
+          held.push({ to, chunk })
+          return
+        }
         if (fired || f.kind === 'pass' || f.direction !== direction || bytes[direction] + chunk.length <= f.after) {
           bytes[direction] += chunk.length
           if (!to.write(chunk)) { from.pause(); to.once('drain', () => from.resume()) }
@@ -85,6 +96,7 @@ export async function startFaultProxy(target: { port: number; host?: string }, f
         if (head.length > 0) to.write(head)
         stall()
         held.push({ to, chunk: chunk.subarray(keep) })
+        if (process.env.LARIX_FAULT_LOG) process.stderr.write(`stall: ${bytes.up}/${bytes.down}; head ${JSON.stringify(new TextDecoder().decode(head).slice(-200))}; held ${JSON.stringify(new TextDecoder().decode(chunk.subarray(keep)).slice(0, 200))}\n`)
       })
     }
     const cut = () => {
