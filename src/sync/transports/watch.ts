@@ -8,7 +8,7 @@ import { openWebSocket } from '#platform/websocket'
 import { LarixError } from '../../store/errors.js'
 import { watchEndpoint } from '../client/remote.js'
 import type { TlsOptions } from '../client/transport.js'
-import { messageBytes } from './websocket.js'
+import { messageBytes, WS_CLOSED } from './websocket.js'
 import type { WebSocketLike } from './websocket.js'
 
 /** A branch head change seen on the remote. `commit` null: the branch was deleted. */
@@ -107,7 +107,8 @@ export function watchRemote(url: string, opts: WatchRemoteOptions): RemoteWatch 
           ws.removeEventListener('error', onError)
           stop.signal.removeEventListener('abort', finish)
           try { ws.close(1000) } catch { /* already closing */ }
-          resolve()
+          // Done when the socket is closed (its close handshake done, its timers gone), or after 2 s at most.
+          void closedSocket(ws).then(resolve)
         }
         const onClose = (e: { code?: number; reason?: string }) => {
           if (!closed && e?.code !== 1000) report(new LarixError('LARIX_TRANSPORT', `the watch channel of ${endpoint.display} closed (code ${e?.code ?? '?'}${e?.reason ? `: ${e.reason}` : ''})`, { url: endpoint.display }))
@@ -167,6 +168,13 @@ export function watchRemote(url: string, opts: WatchRemoteOptions): RemoteWatch 
       current = undefined
     }
   }
+
+  const closedSocket = (ws: WebSocketLike) => new Promise<void>(resolve => {
+    if (ws.readyState === WS_CLOSED) { resolve(); return }
+    const t = setTimeout(done, 2000)
+    function done() { clearTimeout(t); ws.removeEventListener('close', done); resolve() }
+    ws.addEventListener('close', done)
+  })
 
   const sleep = (ms: number) => new Promise<void>(resolve => {
     const t = setTimeout(done, ms)
