@@ -62,7 +62,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       throw new LarixError('LARIX_NOT_FOUND', `no larix store at ${store} (create one with larix init, or name another with --store DIR)`, { what: 'store', id: store })
     }
     if (!storeExisted) mkdirSync(store, { recursive: true })
-    repo = await Repo.open({ backend: levelBackend(store) })
+    // Long-running replicas name themselves in their commits, so that the same change made at the same second
+    // on two replicas still makes two commits (see RepoOptions.replica).
+    const replica = inv.command === 'serve' || inv.command === 'replicate' ? replicaName() : undefined
+    repo = await Repo.open({ backend: levelBackend(store), ...(replica ? { replica } : {}) })
     const out = await cmd.run({
       repo, branch: inv.options.branch, args: inv.args, options: inv.options, store, storeExisted, readStdin: io.stdin,
     })
@@ -107,4 +110,10 @@ function processIo(): Io {
       return Buffer.concat(chunks).toString('utf8')
     },
   }
+}
+
+/** A fresh replica name: `r-` and 12 random hex digits. */
+function replicaName(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6))
+  return 'r-' + Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
 }

@@ -61,6 +61,14 @@ export interface RepoOptions<V = unknown> {
    * `mergers.json`. @example { 'counters/**': mergers.counter, 'docs/*.md': mergers.text }
    */
   merge?: Record<string, Merger>
+  /**
+   * This replica's name, written into every commit it makes as a `larix-replica` header (Git keeps unknown
+   * headers; `git fsck --strict` accepts them). Set it on replicated stores: two replicas making the very same
+   * change on the same parent in the same second would otherwise make byte-identical commits, which content
+   * addressing counts once (for a counter, one increment lost). 1–64 of `A-Z a-z 0-9 . _ -`.
+   * `larix serve` and `larix replicate` pick a random one per process.
+   */
+  replica?: string
 }
 
 export interface WriteOptions {
@@ -145,6 +153,8 @@ export class Repo<V = unknown> {
   readonly codec: Codec<V>
   /** @internal */ readonly reader: ObjectReader
   private readonly author: { name: string; email: string }
+  /** This replica's name, written into its commits (see RepoOptions.replica). */
+  readonly replica: string | undefined
   private readonly committer: { name: string; email: string }
   private readonly now: () => number
   private readonly locks = new Map<string, Mutex>()
@@ -155,6 +165,10 @@ export class Repo<V = unknown> {
     this.codec = resolveCodec(opts.contents) as Codec<V>
     this.reader = new ObjectReader(backend.objects, opts.cache)
     this.author = parseIdentity(opts.author ?? DEFAULT_AUTHOR, 'author')
+    if (opts.replica !== undefined && (typeof opts.replica !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(opts.replica))) {
+      throw new BadArgumentError('replica must be 1-64 characters of A-Z a-z 0-9 . _ -', 'replica')
+    }
+    this.replica = opts.replica
     this.committer = opts.committer ? parseIdentity(opts.committer, 'committer') : this.author
     this.now = opts.now ?? Date.now
     this.rules = new MergeRules(opts.merge)
@@ -344,6 +358,7 @@ export class Repo<V = unknown> {
     if (typeof message !== 'string') throw new BadArgumentError('message must be a string', 'message')
     if (!message.endsWith('\n')) message += '\n'
     const obj: CommitObject = { tree, parents, author, committer, message }
+    if (this.replica !== undefined) obj.extraHeaders = [['larix-replica', this.replica]]
     const body = encodeCommit(obj)
     const id = objectId('commit', body)
     this.reader.rememberCommit(id, obj, generation)
