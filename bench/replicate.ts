@@ -21,12 +21,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fetch as larixFetch, levelBackend, Repo, startReplication, startServer } from '../src/index.js'
 import type { Replicator, RunningServer, TlsOptions } from '../src/index.js'
 import { makePki } from '../test/pki.js'
+import { makeDataSet } from './data.js'
+import type { DataSet } from './data.js'
 import type { Pki } from '../test/pki.js'
 import { cleanup, git, median, run, tempDir } from './measure.js'
 
 const AUTHOR = 'Bench <bench@example.org>'
 /** The PEM texts a replica needs (sent over IPC). */
 const pem = (p: Pki): TlsFiles => ({ ca: p.ca, serverCert: p.serverCert, serverKey: p.serverKey, clientCert: p.clientCert, clientKey: p.clientKey })
+/** Updates in the data set: enough for 60 s at 100 writes/s and for the 10,000 commits of the catch-up. */
+const UPDATES = 10_000
 const now = () => performance.timeOrigin + performance.now()
 
 // ---------------------------------------------------------------------------------------------------------
@@ -37,7 +41,7 @@ interface TlsFiles { ca: string; serverCert: string; serverKey: string; clientCe
 type Msg =
   | { op: 'open'; dir: string; pki: TlsFiles }
   | { op: 'replicate'; peer: string }
-  | { op: 'seed'; keys: number }
+  | { op: 'seed' }
   | { op: 'commits'; n: number }
   | { op: 'write'; rate: number; ms: number }
   | { op: 'observe' }
@@ -55,6 +59,9 @@ class Replica {
   tls?: TlsOptions
   seen: [number, number][] = []
   unwatch?: () => void
+  /** The bench's data set (bench/data.ts): 10,000 keys three levels deep, ~100-byte values; its updates are the writes. */
+  private dataSet?: DataSet
+  get ds(): DataSet { return this.dataSet ??= makeDataSet({ commits: UPDATES }) }
 
   async handle(m: Msg): Promise<unknown> {
     switch (m.op) {
@@ -72,12 +79,14 @@ class Replica {
         return this.replicator.status()
       case 'seed': {
         const main = this.repo!.branch('main')
-        await main.transaction(tx => { for (let i = 0; i < m.keys; i++) tx.set(`base/${i}`, { i, note: 'base value' }) }, { message: 'base' })
+        const ds = this.ds
+        await main.transaction(tx => { for (let i = 0; i < ds.paths.length; i++) tx.set(ds.paths[i]!, ds.values[i]) }, { message: 'base' })
         return this.head()
       }
       case 'commits': {
         const main = this.repo!.branch('main')
-        for (let i = 0; i < m.n; i++) await main.set(`c/${i % 997}`, { i }, { message: `commit ${i}` })
+        const u = this.ds.updates
+        for (let i = 0; i < m.n; i++) await main.set(u[i % u.length]!.path, u[i % u.length]!.value, { message: `commit ${i}` })
         return this.head()
       }
       case 'write': return this.write(m.rate, m.ms)
@@ -116,7 +125,8 @@ class Replica {
     for (let i = 0; i < n; i++) {
       const due = t0 + i * period - now()
       if (due > 0) await new Promise(r => setTimeout(r, due))
-      await main.set(`w/${(i * 7919) % 1000}`, { i }, { message: `write ${i}` })
+      const u = this.ds.updates[i % UPDATES]!
+      await main.set(u.path, u.value, { message: `write ${i}` })
       done.push(now())
     }
     return { done, startedAt: t0, endedAt: now() }
@@ -227,7 +237,7 @@ export async function lagRun(pki: Pki, mode: 'processes' | 'in-process', writeMs
   try {
     const urlA = await A.call<{ wss: string }>({ op: 'open', dir: dirA, pki: pem(pki) })
     const urlB = await B.call<{ wss: string }>({ op: 'open', dir: dirB, pki: pem(pki) })
-    await A.call({ op: 'seed', keys: 1000 })
+    await A.call({ op: 'seed' })
     await A.call({ op: 'replicate', peer: urlB.wss })
     await B.call({ op: 'replicate', peer: urlA.wss })
     const base = await untilSame(A, B, 10_000)
@@ -317,7 +327,7 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
   const out: CatchUpFigures[] = []
   try {
     const urls = await A.call<{ gitTls: string; git: string }>({ op: 'open', dir: join(root, 'a'), pki: pem(pki) })
-    await A.call({ op: 'seed', keys: 1000 })
+    await A.call({ op: 'seed' })
     // The base: a larix store and a bare git repo, both fetched from A.
     B = child()
     await B.call({ op: 'open', dir: join(root, 'b-base'), pki: pem(pki) })
