@@ -159,16 +159,20 @@ async function lastWrite(repo: Repo<unknown>, id: string): Promise<number> {
   return best
 }
 
-interface Handle { call<T>(m: Msg): Promise<T>; kill(): void }
+interface Handle { call<T>(m: Msg): Promise<T>; kill(): Promise<void> }
 
 function inProcess(): Handle {
   const r = new Replica()
-  return { call: async <T>(m: Msg) => (await r.handle(m)) as T, kill: () => {} }
+  return { call: async <T>(m: Msg) => (await r.handle(m)) as T, kill: async () => {} }
 }
 
 /** A replica in its own Node process (this file, run with --replica). */
 function child(): Handle {
-  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['--replica'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['--replica'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // e.g. LARIX_BENCH_REPLICA_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the replicas.
+    execArgv: (process.env.LARIX_BENCH_REPLICA_ARGS ?? '').split(' ').filter(Boolean),
+  })
   let pending: { resolve(v: unknown): void; reject(e: Error): void } | undefined
   proc.on('message', (reply: { ok: boolean; value?: unknown; error?: string }) => {
     const p = pending
@@ -183,7 +187,12 @@ function child(): Handle {
       pending = { resolve: v => resolve(v as T), reject }
       proc.send(m)
     }),
-    kill: () => { if (proc.exitCode === null) proc.kill() },
+    // After 'close' the child exits by itself (and writes its profile, if asked to); SIGTERM if it lingers.
+    kill: () => new Promise<void>(resolve => {
+      if (proc.exitCode !== null || proc.signalCode !== null) { resolve(); return }
+      const t = setTimeout(() => proc.kill(), 3000)
+      proc.once('exit', () => { clearTimeout(t); resolve() })
+    }),
   }
 }
 
@@ -264,7 +273,7 @@ export async function lagRun(pki: Pki, mode: 'processes' | 'in-process', writeMs
     }
   } finally {
     await Promise.all([A.call({ op: 'close' }).catch(() => {}), B.call({ op: 'close' }).catch(() => {})])
-    A.kill(); B.kill()
+    await Promise.all([A.kill(), B.kill()])
     await cleanup(dirA); await cleanup(dirB)
   }
 }
@@ -332,7 +341,7 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
     B = child()
     await B.call({ op: 'open', dir: join(root, 'b-base'), pki: pem(pki) })
     const baseB = await B.call<{ head: Head }>({ op: 'catchUp', url: urls.gitTls })
-    await B.call({ op: 'close' }); B.kill(); B = undefined
+    await B.call({ op: 'close' }); await B.kill(); B = undefined
     await git(['clone', '-q', '--bare', urls.git, join(root, 'git-base.git')], root, home)
     const tip = await A.call<Head>({ op: 'commits', n: commits })
     await git(['clone', '-q', '--bare', urls.git, join(root, 'srv', 'a.git')], root, home)
@@ -346,7 +355,7 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
       B = child()
       await B.call({ op: 'open', dir: dirB, pki: pem(pki) })
       const l = await B.call<{ ms: number; fetchMs: number; objects: number; merge: string; head: Head }>({ op: 'catchUp', url: urls.gitTls })
-      await B.call({ op: 'close' }); B.kill(); B = undefined
+      await B.call({ op: 'close' }); await B.kill(); B = undefined
       await cleanup(dirB).catch(() => {})
       if (l.head.id !== tip.id || l.head.tree !== tip.tree || l.merge !== 'fast-forward') throw new Error(`catch-up: B ended at ${l.head.id} (${l.merge}), A is at ${tip.id}`)
       // git, as installed and tuned, each into a fresh copy of the base.
@@ -364,9 +373,9 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
       log(`    catch-up run ${r + 1}: larix ${l.ms.toFixed(0)} ms (fetch ${l.fetchMs.toFixed(0)} ms, ${l.objects} objects), git ${gitMs[0]!.toFixed(0)} ms, tuned ${gitMs[1]!.toFixed(0)} ms`)
     }
   } finally {
-    if (B) { await B.call({ op: 'close' }).catch(() => {}); B.kill() }
+    if (B) { await B.call({ op: 'close' }).catch(() => {}); await B.kill() }
     await A.call({ op: 'close' }).catch(() => {})
-    A.kill()
+    await A.kill()
     await daemon?.close()
     await cleanup(root)
   }
@@ -377,6 +386,8 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
 // Both rows, and their table.
 
 export interface ReplicationResults {
+  /** Load averages (1, 5, 15 min) when the rows started and when they ended. */
+  loadAtStart: number[]
   load: number[]
   lag: LagFigures[]
   /** The same lag measurement with both replicas in one process, once, for comparison. */
@@ -387,6 +398,7 @@ export interface ReplicationResults {
 
 export async function replicationBench(home: string, opts: { runs: number; quick: boolean }, log: (s: string) => void): Promise<ReplicationResults> {
   const { loadavg } = await import('node:os')
+  const loadAtStart = loadavg()
   const pkiDir = await tempDir('pki')
   try {
     const pki = makePki(pkiDir)
@@ -405,7 +417,7 @@ export async function replicationBench(home: string, opts: { runs: number; quick
     const commits = opts.quick ? 1_000 : 10_000
     log(`    catch-up: ${commits} commits`)
     const catchUp = await catchUpBench(pki, home, commits, opts.runs, log)
-    return { load: loadavg(), lag, lagInProcess, catchUp, link: 'lag over wss:// (git over WebSocket + the wss:// watch channel), catch-up over larix+tls://; mutual TLS' }
+    return { loadAtStart, load: loadavg(), lag, lagInProcess, catchUp, link: 'lag over wss:// (git over WebSocket + the wss:// watch channel), catch-up over larix+tls://; mutual TLS' }
   } finally {
     await cleanup(pkiDir)
   }
@@ -436,7 +448,7 @@ export function replicationTable(r: ReplicationResults, style: 'text' | 'markdow
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(b => b[i]!.length)))
   const line = (cells: string[]) => cells.map((x, i) => (i === 1 || i === 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd()
-  return [`Replication (issue 5): ${r.link}`, line(head), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+  return [`Replication (issue 5): ${r.link}; load average ${r.loadAtStart[0]!.toFixed(2)} at the start, ${r.load[0]!.toFixed(2)} at the end`, line(head), widths.map(w => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
