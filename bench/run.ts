@@ -14,6 +14,7 @@ import { isoRun } from './isogit.js'
 import type { IsoRun } from './isogit.js'
 import { larixRun } from './larix.js'
 import { mergeBench, mergeTable } from './merge.js'
+import { replicationBench, replicationTable } from './replicate.js'
 import type { LarixRun } from './larix.js'
 import { cleanup, cleanupAll, git, tempDir } from './measure.js'
 import { machine, summarise, table } from './report.js'
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
   const mergeDir = await tempDir('merge')
   const merges = await mergeBench(mergeDir, home, runs, log)
   await cleanup(mergeDir)
+  log('  replication lag and catch-up over TLS (issue 5)')
+  const replication = await replicationBench(home, { runs, quick: args.quick }, log)
 
   process.stdout.write(`\nlarix benchmarks: median of ${runs} run(s), higher is better.\n`)
   process.stdout.write(`git (tuned) = git ${m.git} with core.fsync=none and glibc malloc trimming off; git (as installed) = its defaults, the\n` +
@@ -135,10 +138,12 @@ async function main(): Promise<void> {
   for (const r of summary) process.stdout.write(`${r.title}: ${r.note}\n`)
   process.stdout.write('\n' + mergeTable(merges, 'text') + '\n')
   if (args.markdown) process.stdout.write('\n' + table(summary, 'markdown') + '\n\n' + mergeTable(merges, 'markdown') + '\n')
+  process.stdout.write('\n' + replicationTable(replication, 'text') + '\n')
+  if (args.markdown) process.stdout.write('\n' + replicationTable(replication, 'markdown') + '\n')
 
   const resultsFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results.json')
   await mkdir(dirname(resultsFile), { recursive: true })
-  await writeFile(resultsFile, JSON.stringify({ machine: m, loadAtEnd: loadavg()[0], runs, dataSet: { keys: K, commits: C, importObjects: ds.importObjects, isogitSample: ISO_SAMPLE }, rows: summary, raw: all, merges }, null, 2) + '\n')
+  await writeFile(resultsFile, JSON.stringify({ machine: m, loadAtEnd: loadavg()[0], runs, dataSet: { keys: K, commits: C, importObjects: ds.importObjects, isogitSample: ISO_SAMPLE }, rows: summary, raw: all, merges, replication }, null, 2) + '\n')
   log(`\nresults: ${resultsFile}`)
   await cleanup(home)
 }
