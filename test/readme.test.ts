@@ -30,6 +30,12 @@ blocks.forEach((code, i) => {
       if (i === 1) {
         assert.deepEqual(out.trim().split('\n'), ['merged', '12', "{ done: true, title: 'oat milk' }", 'conflict todo/1 both sides changed title'])
       }
+      if (i === 2) { // Replicas: two replicas converge on the counter; the watch channel reports main's head
+        const lines = out.trim().split('\n')
+        assert.match(lines[0], /^(idle|syncing) true \{ ahead: 0, behind: 0 \}$/)
+        assert.match(lines[1], /^head main [0-9a-f]{40}$/)
+        assert.equal(lines.length, 2)
+      }
     } finally { rmSync(file, { force: true }) }
   })
 })
