@@ -25,7 +25,7 @@ async function serve(store: string, extra: string[]): Promise<Replica> {
   let out = '', err = ''
   child.stdout!.on('data', c => { out += c })
   child.stderr!.on('data', c => { err += c })
-  for (let i = 0; !/http:\/\/127\.0\.0\.1:\d+\//.test(out); i++) {
+  for (let i = 0; !out.includes('Ctrl-C stops it.'); i++) {
     if (i > 300 || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error(`larix serve did not start: ${out} ${err}`) }
     await new Promise(r => setTimeout(r, 50))
   }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { clone, memoryBackend, parseRemoteUrl, pull, push, Repo, startServer, watchRemote } from '../src/index.js'
+import { clone, memoryBackend, parseRemoteUrl, pull, push, Repo, startServer, watchRemote, replicate } from '../src/index.js'
 import type { HeadEvent, RunningServer } from '../src/index.js'
 import { LarixError } from '../src/store/errors.js'
 import { makePki } from './pki.js'
@@ -100,6 +100,34 @@ describe('larix+tls:// with mutual TLS', () => {
 })
 
 describe('HTTPS and wss:// with client certificates', () => {
+  test('clone, push and replicate over https:// with a private CA and a client certificate; refused without one', async () => {
+    const https = running.http!.url
+    assert.match(https, /^https:\/\/127\.0\.0\.1:\d+\/$/)
+    const copy = await clone(https, { backend: memoryBackend(), tls: clientTls() })
+    try {
+      assert.deepEqual(await copy.branch('main').get('todo/2'), { n: 2 })
+      await copy.branch('main').set('todo/https', 'over https', { message: 'https push' })
+      const r = await push(copy, https, { tls: clientTls() })
+      assert.equal(r.status, 'updated')
+      assert.equal(await origin.branch('main').get('todo/https'), 'over https')
+      // The same link as a replication peer (what `larix serve --peer https://…` uses).
+      const rep = replicate(copy, { peers: [https], branches: ['main'], tls: clientTls(), watchRemote: false, pollMs: 0 })
+      try {
+        await origin.branch('main').set('todo/from-origin', 1, { message: 'for the replica' })
+        await rep.syncNow()
+        assert.equal(await copy.branch('main').get('todo/from-origin'), 1)
+        assert.ok(rep.status()[0]!.healthy, JSON.stringify(rep.status()[0]))
+      } finally {
+        await rep.stop()
+      }
+    } finally {
+      await copy.close()
+    }
+    // Without our client certificate, or without the CA, the server refuses / we refuse the server.
+    await assertTransportError(clone(https, { backend: memoryBackend(), tls: { ca: pki.ca } }), /127\.0\.0\.1/)
+    await assertTransportError(clone(https, { backend: memoryBackend(), tls: { cert: pki.clientCert, key: pki.clientKey } }), /--tls-ca/)
+  })
+
   test('clone over wss:// and watch over wss://; refused without a client certificate', async () => {
     const ws = running.websocket!.url
     assert.match(ws, /^wss:\/\/127\.0\.0\.1:\d+\/$/)

@@ -6,6 +6,7 @@ import { startReplication } from '../sync/index.js'
 import type { PeerStatus, Replicator } from '../sync/index.js'
 import type { Command, Context, Output } from './commands.js'
 import { waitForSignal } from './signals.js'
+import { tlsFiles } from './tls.js'
 import { conflictLines } from './format.js'
 
 
@@ -46,8 +47,11 @@ async function run(ctx: Context): Promise<Output> {
   const branches = options.branches.length > 0 ? options.branches : 'all' as const
   const print = (text: string) => { process.stdout.write(text + '\n') }
   const last = new Map<string, string>()
+  // --tls-ca (the peers' CA) and --tls-cert/--tls-key (our client certificate) for larix+tls://, https://, wss://.
+  const tls = tlsFiles(options, 'client')
   const rep: Replicator = startReplication(ctx.repo, ctx.args, {
     branches,
+    ...(tls !== undefined ? { tls } : {}),
     onStatus: s => {
       if (options.json) { print(JSON.stringify(s)); return }
       const lines = statusLines(s)
@@ -69,6 +73,6 @@ async function run(ctx: Context): Promise<Output> {
 }
 
 export const replicate: Command = {
-  synopsis: 'URL...', min: 1, max: Number.POSITIVE_INFINITY, options: [], creates: true,
+  synopsis: 'URL...', min: 1, max: Number.POSITIVE_INFINITY, options: ['tlsCert', 'tlsKey', 'tlsCa'], creates: true,
   run,
 }

@@ -37,6 +37,8 @@ function tokens(ctx: Context): TokenGrant[] {
 
 async function run(ctx: Context): Promise<Output> {
   const { options } = ctx
+  // Listen for SIGINT/SIGTERM from the start: one that comes while we start up still stops us gracefully.
+  const stopSignal = waitForSignal()
   const grants = tokens(ctx)
   const http = options.http ?? (options.git === undefined && options.gitTls === undefined ? DEFAULT_HTTP_PORT : undefined)
   const host = options.host ?? '127.0.0.1'
@@ -65,20 +67,6 @@ async function run(ctx: Context): Promise<Output> {
     }
     throw e
   }
-  const urls = { http: running.http?.url, git: running.git?.url, gitTls: running.gitTls?.url, websocket: running.websocket?.url }
-  const auth = grants.length > 0 ? 'token' : 'none'
-  if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls, auth }) + '\n')
-  else {
-    const lines = [`larix serve: serving ${ctx.store}`]
-    if (urls.http) lines.push(`  smart HTTP  ${urls.http}    git clone ${urls.http} ${shellQuote('my-copy')}`)
-    if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
-    if (urls.http) lines.push(`  JSON API    ${urls.http}api/v1/branches    health ${urls.http}healthz`)
-    if (grants.length > 0) lines.push(`  ${grants.length} token${grants.length > 1 ? 's' : ''} required (git clone http://x:TOKEN@…; Authorization: Bearer TOKEN)`)
-    if (urls.websocket) lines.push(`  WebSocket   ${urls.websocket}    larix clone ${urls.websocket} ${shellQuote('my-copy')}`)
-    if (urls.gitTls) lines.push(`  git+TLS     ${urls.gitTls}    larix clone ${urls.gitTls} ${shellQuote('my-copy')}${tls?.ca ? ' --tls-cert F --tls-key F' : ''} --tls-ca F`)
-    lines.push('Ctrl-C stops it.')
-    process.stdout.write(lines.join('\n') + '\n')
-  }
   // --peer URL...: replicate every branch (or each --branch) with those peers while serving. The server's
   // certificate and CA double as the client's for larix+tls:// and https:// peers (one CA, mutual TLS).
   const replication = options.peer.length > 0
@@ -88,8 +76,23 @@ async function run(ctx: Context): Promise<Output> {
       onStatus: s => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), replication: s }) + '\n'),
     })
     : undefined
-  if (replication && !options.json) process.stdout.write(`  replicating with ${replication.status().map(s => s.peer).join(', ')}\n`)
-  const signal = await waitForSignal()
+  const urls = { http: running.http?.url, git: running.git?.url, gitTls: running.gitTls?.url, websocket: running.websocket?.url }
+  const auth = grants.length > 0 ? 'token' : 'none'
+  const peers = replication?.status().map(st => st.peer)
+  if (options.json) process.stdout.write(JSON.stringify({ store: ctx.store, ...urls, auth, ...(peers ? { peers } : {}) }) + '\n')
+  else {
+    const lines = [`larix serve: serving ${ctx.store}`]
+    if (urls.http) lines.push(`  smart HTTP  ${urls.http}    git clone ${urls.http} ${shellQuote('my-copy')}`)
+    if (urls.git) lines.push(`  git://      ${urls.git}    git clone ${urls.git} ${shellQuote('my-copy')}`)
+    if (urls.http) lines.push(`  JSON API    ${urls.http}api/v1/branches    health ${urls.http}healthz`)
+    if (grants.length > 0) lines.push(`  ${grants.length} token${grants.length > 1 ? 's' : ''} required (git clone http://x:TOKEN@…; Authorization: Bearer TOKEN)`)
+    if (urls.websocket) lines.push(`  WebSocket   ${urls.websocket}    larix clone ${urls.websocket} ${shellQuote('my-copy')}`)
+    if (peers) lines.push(`  replicating with ${peers.join(', ')}`)
+    if (urls.gitTls) lines.push(`  git+TLS     ${urls.gitTls}    larix clone ${urls.gitTls} ${shellQuote('my-copy')}${tls?.ca ? ' --tls-cert F --tls-key F' : ''} --tls-ca F`)
+    lines.push('Ctrl-C stops it.')
+    process.stdout.write(lines.join('\n') + '\n')
+  }
+  const signal = await stopSignal
   // Syncs in flight finish first (they may be pushing to a peer), then the listeners drain.
   await replication?.stop()
   await running.close()

@@ -31,9 +31,10 @@ Commands:
                        default 8080 when no port is named; WebSocket on the same port), git:// (--git PORT)
                        and git over TLS (--git-tls PORT), until Ctrl-C
   replicate URL...     keep the store's branches (every one, or each --branch B given) in sync with the
-                       peers at URL...: fetch, merge with larix's mergers, push; woken by local writes, and
-                       a safety-net poll of the peers every 30 s; backs off from peers that are down;
-                       prints a line per change (--json: every status); Ctrl-C stops it (exit status 0)
+                       peers at URL...: fetch, merge with larix's mergers, push; woken by local writes and
+                       by the peers' watch channels (http(s)/ws(s) peers that are larix replicas), with a
+                       safety-net poll every 30 s; backs off from peers that are down; --tls-ca/--tls-cert/
+                       --tls-key for TLS peers; prints a line per change (--json: every status); Ctrl-C stops it
   tour                 a short guided tour on the store
   help                 this text
 

@@ -1,6 +1,8 @@
 // Node flavour of the TLS byte stream: `larix+tls://` runs git-daemon framing over node:tls, with the CA to
 // trust and a client certificate for mutual authentication (TransportOptions.tls). Failures become
 // TransportErrors that say what to do about the certificates. The browser flavour cannot do raw TLS.
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { Readable } from 'node:stream'
 import { connect } from 'node:tls'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { isIP } from 'node:net'
@@ -156,4 +158,43 @@ export function connectTls(host: string, port: number, options: { signal?: Abort
       resolve(socketStream(socket, e => tlsFailure(e, display)))
     })
   })
+}
+
+/**
+ * A fetch() for https:// that trusts `tls.ca` and presents `tls.cert`/`tls.key` (Node's global fetch takes no
+ * TLS options): enough of fetch for smart HTTP — GET or POST with a byte body, a streamed response body.
+ * Redirects are not followed (a smart HTTP remote answers directly).
+ */
+export function fetchWithTls(tls: TlsOptions): typeof globalThis.fetch {
+  const agents = new Map<string, HttpsAgent>()
+  const agentFor = (host: string) => {
+    let a = agents.get(host)
+    if (!a) agents.set(host, a = new HttpsAgent({ ...tlsClientOptions(tls, host), keepAlive: false }))
+    return a
+  }
+  return ((input: string | URL | Request, init: RequestInit = {}) => new Promise<Response>((resolve, reject) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url)
+    if (url.protocol !== 'https:') { globalThis.fetch(input, init).then(resolve, reject); return }
+    const headers: Record<string, string> = {}
+    new Headers(init.headers).forEach((v, k) => { headers[k] = v })
+    const body = init.body as Uint8Array | string | undefined | null
+    if (body != null) headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)
+    const req = httpsRequest(url, { method: init.method ?? 'GET', headers, agent: agentFor(url.hostname.replace(/^\[(.*)\]$/, '$1')), ...(init.signal ? { signal: init.signal } : {}) }, res => {
+      const status = res.statusCode ?? 0
+      const responseHeaders = new Headers()
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (Array.isArray(v)) for (const x of v) responseHeaders.append(k, x)
+        else if (v !== undefined) responseHeaders.set(k, v)
+      }
+      const noBody = status === 204 || status === 304 || init.method === 'HEAD'
+      if (noBody) res.resume()
+      const stream = noBody ? null : Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>
+      const response = new Response(stream, { status, statusText: res.statusMessage ?? '', headers: responseHeaders })
+      Object.defineProperty(response, 'url', { value: url.toString() })
+      resolve(response)
+    })
+    req.on('error', e => reject(tlsFailure(e, `${url.protocol}//${url.host}`)))
+    if (body != null) req.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+    else req.end()
+  })) as typeof globalThis.fetch
 }

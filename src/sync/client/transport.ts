@@ -7,7 +7,7 @@
 // Protocol v2 requests are self-contained, so the callers need not care which kind they hold; the v0/v1
 // fetch sends its whole negotiation in one request for the same reason.
 import { connectTcp } from '#platform/tcp'
-import { connectTls } from '#platform/tls'
+import { connectTls, fetchWithTls } from '#platform/tls'
 import { connectWebSocket } from '#platform/websocket'
 import { BadArgumentError, LarixError } from '../../store/errors.js'
 import { FLUSH_PKT, PktLineReader, byteChunks, formatGitProtoRequest, readAdvertisement } from '../wire/index.js'
@@ -154,7 +154,8 @@ async function checkResponse(res: Response, url: string, expectedType: string): 
 }
 
 async function openHttp(location: Extract<RemoteLocation, { kind: 'http' }>, service: Service, version: 0 | 1 | 2, opts: TransportOptions): Promise<Session> {
-  const httpFetch = opts.httpFetch ?? globalThis.fetch
+  // A CA or client certificate for https:// needs a fetch() that takes them (Node's global one does not).
+  const httpFetch = opts.httpFetch ?? (opts.tls !== undefined && location.base.startsWith('https:') ? fetchWithTls(opts.tls) : undefined) ?? globalThis.fetch
   if (typeof httpFetch !== 'function') throw new BadArgumentError('smart HTTP needs fetch(): pass options.httpFetch', 'httpFetch')
   const headers = { ...location.headers, ...opts.headers }
   const infoUrl = `${location.base}/info/refs?service=${service}`
