@@ -268,13 +268,26 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
 
 // ------------------------------------------------------------------------------------------ child mode
 
+/**
+ * This process's peak RSS in KiB. Linux's VmHWM belongs to the address space made at exec; getrusage's
+ * maxRSS (the fallback elsewhere) also counts the parent's pages at fork, so a child of a big bench
+ * process would report the parent's size.
+ */
+function peakRssKiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))
+    if (m) return Number(m[1])
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS
+}
+
 async function childMain(mode: string, args: string[]): Promise<void> {
   if (mode === 'child-clone') {
     const [url, dir] = args
     const repo = await Repo.open({ backend: levelBackend(dir) })
     const r = await cloneInto(repo, url)
     await repo.close()
-    process.stdout.write(JSON.stringify({ objects: r.fetch.objects, maxRssKiB: process.resourceUsage().maxRSS }) + '\n')
+    process.stdout.write(JSON.stringify({ objects: r.fetch.objects, maxRssKiB: peakRssKiB() }) + '\n')
     return
   }
   if (mode === 'child-serve') {
@@ -285,7 +298,7 @@ async function childMain(mode: string, args: string[]): Promise<void> {
     await new Promise<void>(res => process.stdin.on('end', () => res()))
     await running.close()
     await repo.close()
-    process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n')
+    process.stdout.write(JSON.stringify({ maxRssKiB: peakRssKiB() }) + '\n')
     return
   }
   throw new Error(`unknown mode ${mode}`)
