@@ -58,6 +58,61 @@ export class MissingObjectError extends NotFoundError {
 const INTERESTING = 1
 const UNINTERESTING = 2
 
+const NONE: readonly string[] = []
+const BLOB = 0, TREE = 1, GITLINK = 2
+const HEX_CODES = new Uint8Array(512)
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0')
+  HEX_CODES[2 * i] = h.charCodeAt(0)
+  HEX_CODES[2 * i + 1] = h.charCodeAt(1)
+}
+const latin1 = new TextDecoder('latin1')
+let hexScratch = new Uint8Array(40 * 64)
+
+/**
+ * The entry ids (hex) and kinds of a tree in Git's common shape (modes 100644, 100755, 120000, 40000,
+ * 160000), without decoding names: every id of the tree comes out of one decode call. Undefined for
+ * anything else (the caller falls back to decodeTree, which reports what is wrong).
+ */
+function scanTree(body: Uint8Array): { ids: string[]; kinds: Uint8Array } | undefined {
+  const kindsList: number[] = []
+  const at: number[] = []
+  let i = 0
+  const n = body.length
+  while (i < n) {
+    let kind: number
+    if (body[i] === 0x34 && body[i + 1] === 0x30 && body[i + 2] === 0x30 && body[i + 3] === 0x30 && body[i + 4] === 0x30 && body[i + 5] === 0x20) { kind = TREE; i += 6 }
+    else if (body[i] === 0x31 && body[i + 6] === 0x20) {
+      // 1xxxxx: the five octal digits after the 1, as one number.
+      for (let k = i + 1; k <= i + 5; k++) if (body[k] < 0x30 || body[k] > 0x37) return undefined
+      const m = (body[i + 1] - 0x30) * 10000 + (body[i + 2] - 0x30) * 1000 + (body[i + 3] - 0x30) * 100 + (body[i + 4] - 0x30) * 10 + (body[i + 5] - 0x30)
+      if (m === 644 || m === 755 || m === 20000) kind = BLOB
+      else if (m === 60000) kind = GITLINK
+      else return undefined
+      i += 7
+    } else return undefined
+    const nul = body.indexOf(0, i)
+    if (nul <= i || nul + 21 > n) return undefined
+    at.push(nul + 1)
+    kindsList.push(kind)
+    i = nul + 21
+  }
+  const count = at.length
+  if (hexScratch.length < 40 * count) hexScratch = new Uint8Array(40 * count)
+  for (let e = 0; e < count; e++) {
+    const from = at[e], to = 40 * e
+    for (let k = 0; k < 20; k++) {
+      const v = body[from + k] << 1
+      hexScratch[to + 2 * k] = HEX_CODES[v]
+      hexScratch[to + 2 * k + 1] = HEX_CODES[v + 1]
+    }
+  }
+  const all = latin1.decode(hexScratch.subarray(0, 40 * count))
+  const ids: string[] = new Array(count)
+  for (let e = 0; e < count; e++) ids[e] = all.slice(40 * e, 40 * e + 40)
+  return { ids, kinds: Uint8Array.from(kindsList) }
+}
+
 /** Read an object's type and body, or throw MissingObjectError. */
 async function readObject(store: ObjectStore, id: string, what: string): Promise<{ type: ObjectType; body: Uint8Array }> {
   const o = await store.get(id)
@@ -247,6 +302,24 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     if (o.type !== 'tree') throw new MissingObjectError('tree', id)
     remember(id, o.body)
     add(id, 'tree')
+    // Nothing to compare against (a clone, or a path the other side lacks): no names needed.
+    if (against.length === 0) {
+      const scan = scanTree(o.body)
+      if (scan !== undefined) {
+        const { ids, kinds } = scan
+        for (let k = 0; k < ids.length; k++) {
+          const sub = ids[k]
+          if (kinds[k] === GITLINK || sent.has(sub)) continue
+          if (kinds[k] === TREE) await walkTree(sub, NONE)
+          else {
+            if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
+            add(sub, 'blob')
+          }
+        }
+        return
+      }
+      // Anything unusual: the full decoder, which says what is wrong.
+    }
     const entries = decodeTree(o.body)
     const otherMaps: Map<string, TreeEntry>[] = []
     for (const t of against) otherMaps.push(await boundaryEntries(t))
