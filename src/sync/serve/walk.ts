@@ -70,11 +70,69 @@ const latin1 = new TextDecoder('latin1')
 let hexScratch = new Uint8Array(40 * 64)
 
 /**
- * The entry ids (hex) and kinds of a tree in Git's common shape (modes 100644, 100755, 120000, 40000,
- * 160000), without decoding names: every id of the tree comes out of one decode call. Undefined for
- * anything else (the caller falls back to decodeTree, which reports what is wrong).
+ * A set of 20-byte object ids in one open-addressed table (SHA-1 ids are uniform, so their first four
+ * bytes are the hash): membership of an id inside a tree body without making a string of it.
  */
-function scanTree(body: Uint8Array): { ids: string[]; kinds: Uint8Array } | undefined {
+class IdSet {
+  private keys = new Uint8Array(20 * 4096)
+  private used = new Uint8Array(4096)
+  private mask = 4095
+  private size = 0
+
+  private slot(b: Uint8Array, at: number): number {
+    let i = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) & this.mask
+    for (;;) {
+      if (this.used[i] === 0) return i
+      const k = 20 * i
+      let same = true
+      for (let j = 0; j < 20; j++) if (this.keys[k + j] !== b[at + j]) { same = false; break }
+      if (same) return i
+      i = (i + 1) & this.mask
+    }
+  }
+
+  has(b: Uint8Array, at: number): boolean {
+    return this.used[this.slot(b, at)] === 1
+  }
+
+  add(b: Uint8Array, at: number): void {
+    const i = this.slot(b, at)
+    if (this.used[i] === 1) return
+    this.used[i] = 1
+    this.keys.set(b.subarray(at, at + 20), 20 * i)
+    if (++this.size * 2 > this.mask) this.grow()
+  }
+
+  private readonly one = new Uint8Array(20)
+  /** Add a 40-digit hex id (anything else is ignored: it cannot match a tree entry). */
+  addHex(id: string): void {
+    if (id.length !== 40) return
+    for (let j = 0; j < 20; j++) {
+      const v = parseInt(id.slice(2 * j, 2 * j + 2), 16)
+      if (Number.isNaN(v)) return
+      this.one[j] = v
+    }
+    this.add(this.one, 0)
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys, oldUsed = this.used
+    const cap = 2 * oldUsed.length
+    this.keys = new Uint8Array(20 * cap)
+    this.used = new Uint8Array(cap)
+    this.mask = cap - 1
+    this.size = 0
+    for (let i = 0; i < oldUsed.length; i++) if (oldUsed[i] === 1) this.add(oldKeys, 20 * i)
+  }
+}
+
+/**
+ * The entry ids (hex) and kinds of a tree in Git's common shape (modes 100644, 100755, 120000, 40000,
+ * 160000), without decoding names; the ids of entries already in `skip` are left undefined, the others are
+ * hex-encoded with one decode call for the tree. Undefined for anything else (the caller falls back to
+ * decodeTree, which reports what is wrong).
+ */
+function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[]; kinds: Uint8Array } | undefined {
   const kindsList: number[] = []
   const at: number[] = []
   let i = 0
@@ -93,23 +151,28 @@ function scanTree(body: Uint8Array): { ids: string[]; kinds: Uint8Array } | unde
     } else return undefined
     const nul = body.indexOf(0, i)
     if (nul <= i || nul + 21 > n) return undefined
-    at.push(nul + 1)
+    at.push(skip.has(body, nul + 1) ? -1 : nul + 1)
     kindsList.push(kind)
     i = nul + 21
   }
   const count = at.length
   if (hexScratch.length < 40 * count) hexScratch = new Uint8Array(40 * count)
+  let fresh = 0
   for (let e = 0; e < count; e++) {
-    const from = at[e], to = 40 * e
+    const from = at[e]
+    if (from < 0) continue
+    const to = 40 * fresh++
     for (let k = 0; k < 20; k++) {
       const v = body[from + k] << 1
       hexScratch[to + 2 * k] = HEX_CODES[v]
       hexScratch[to + 2 * k + 1] = HEX_CODES[v + 1]
     }
   }
-  const all = latin1.decode(hexScratch.subarray(0, 40 * count))
-  const ids: string[] = new Array(count)
-  for (let e = 0; e < count; e++) ids[e] = all.slice(40 * e, 40 * e + 40)
+  const ids: (string | undefined)[] = new Array(count)
+  if (fresh > 0) {
+    const all = latin1.decode(hexScratch.subarray(0, 40 * fresh))
+    for (let e = 0, f = 0; e < count; e++) if (at[e] >= 0) { ids[e] = all.slice(40 * f, 40 * f + 40); f++ }
+  }
   return { ids, kinds: Uint8Array.from(kindsList) }
 }
 
@@ -186,6 +249,8 @@ export async function shallowBoundary(
 export async function walkObjects(store: ObjectStore, reader: ObjectReader, input: WalkInput, opts: WalkOptions = {}): Promise<WalkResult> {
   const out: WalkedObject[] = []
   const sent = new Set<string>()
+  /** The same ids as `sent`, as bytes: tree entries already sent are skipped without making their hex. */
+  const sentBytes = new IdSet()
   const verify = opts.verify ?? false
   const cache = opts.cache
   let cacheLeft = cache ? (opts.cacheBytes ?? 64 << 20) : 0
@@ -195,6 +260,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   let lastReport = 0
   const add = (id: string, type: ObjectType) => {
     sent.add(id)
+    sentBytes.addHex(id)
     out.push({ id, type })
     if (out.length - lastReport >= 1000) {
       lastReport = out.length
@@ -304,12 +370,12 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     add(id, 'tree')
     // Nothing to compare against (a clone, or a path the other side lacks): no names needed.
     if (against.length === 0) {
-      const scan = scanTree(o.body)
+      const scan = scanTree(o.body, sentBytes)
       if (scan !== undefined) {
         const { ids, kinds } = scan
         for (let k = 0; k < ids.length; k++) {
           const sub = ids[k]
-          if (kinds[k] === GITLINK || sent.has(sub)) continue
+          if (sub === undefined || kinds[k] === GITLINK || sent.has(sub)) continue
           if (kinds[k] === TREE) await walkTree(sub, NONE)
           else {
             if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
