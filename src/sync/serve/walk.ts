@@ -69,6 +69,13 @@ for (let i = 0; i < 256; i++) {
 const latin1 = new TextDecoder('latin1')
 let hexScratch = new Uint8Array(40 * 64)
 
+/** The value of one lowercase hex digit (ids are lowercase, as tree scanning makes them), or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  if (c >= 0x61 && c <= 0x66) return c - 0x57
+  return -1
+}
+
 /**
  * A set of 20-byte object ids in one open-addressed table (SHA-1 ids are uniform, so their first four
  * bytes are the hash): membership of an id inside a tree body without making a string of it.
@@ -104,13 +111,13 @@ class IdSet {
   }
 
   private readonly one = new Uint8Array(20)
-  /** Add a 40-digit hex id (anything else is ignored: it cannot match a tree entry). */
+  /** Add a 40-digit lowercase hex id (anything else is ignored: `sent` alone decides for it). */
   addHex(id: string): void {
     if (id.length !== 40) return
     for (let j = 0; j < 20; j++) {
-      const v = parseInt(id.slice(2 * j, 2 * j + 2), 16)
-      if (Number.isNaN(v)) return
-      this.one[j] = v
+      const hi = hexValue(id.charCodeAt(2 * j)), lo = hexValue(id.charCodeAt(2 * j + 1))
+      if (hi < 0 || lo < 0) return
+      this.one[j] = (hi << 4) | lo
     }
     this.add(this.one, 0)
   }
