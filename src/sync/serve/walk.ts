@@ -415,7 +415,46 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
       }
     }
   }
-  for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
+  // Nothing to compare against (a clone): level by level, each level's trees read in id order, which
+  // LevelDB serves from blocks it has just read (about twice as fast as reads in walk order).
+  const walkLevels = async (roots: readonly string[]): Promise<void> => {
+    let frontier: string[] = []
+    for (const t of roots) if (!sent.has(t)) { add(t, 'tree'); frontier.push(t) }
+    while (frontier.length > 0) {
+      frontier.sort()
+      const next: string[] = []
+      const visit = async (sub: string, kind: number) => {
+        if (kind === TREE) { add(sub, 'tree'); next.push(sub); return }
+        if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
+        add(sub, 'blob')
+      }
+      for (const id of frontier) {
+        const o = await readObject(store, id, 'tree')
+        if (o.type !== 'tree') throw new MissingObjectError('tree', id)
+        remember(id, o.body)
+        const scan = scanTree(o.body, sentBytes)
+        if (scan !== undefined) {
+          const { ids, kinds } = scan
+          for (let k = 0; k < ids.length; k++) {
+            const sub = ids[k]
+            if (sub === undefined || kinds[k] === GITLINK || sent.has(sub)) continue
+            await visit(sub, kinds[k])
+          }
+        } else {
+          for (const e of decodeTree(o.body)) {
+            if (e.mode === '160000' || sent.has(e.id)) continue
+            await visit(e.id, e.mode === MODE_TREE ? TREE : BLOB)
+          }
+        }
+      }
+      frontier = next
+    }
+  }
+  if (boundaryTrees.length === 0) {
+    const roots: string[] = []
+    for (const id of commits) roots.push((await commitOf(reader, id)).tree)
+    await walkLevels(roots)
+  } else for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
   for (const t of wantTrees) await walkTree(t, [])
   opts.onProgress?.(out.length)
   return { objects: out, commits }
