@@ -1,9 +1,10 @@
 // larix on its level backend, through the public API only.
 import { Level } from 'level'
 import { levelBackend, Repo } from '../src/index.js'
+import { gitBackend } from '../src/platform/node/git-backend.js'
 import type { Backend, objects as git } from '../src/index.js'
 import type { DataSet, Value } from './data.js'
-import { timed } from './measure.js'
+import { git as gitCli, timed } from './measure.js'
 
 /**
  * The level backend, with the distinct ids of the objects it is asked to write collected on the side:
@@ -32,8 +33,24 @@ function countingBackend(inner: Backend): Backend & { written: Set<string> } {
   }) as Backend & { written: Set<string> }
 }
 
+/** Which store larix runs on: its level backend, or a real .git (gitBackend; issue 4's row 8). */
+export type LarixBackendKind = 'level' | 'git'
+
+function openBackend(kind: LarixBackendKind, dir: string): Backend {
+  return kind === 'git' ? gitBackend(dir) : levelBackend(dir)
+}
+
+/** Objects the store at `dir` holds, counted after the repo is closed. */
+async function storedIn(kind: LarixBackendKind, dir: string): Promise<number> {
+  if (kind === 'level') return storedObjects(dir)
+  // A bare repository or a work tree's .git: loose objects plus those in packs.
+  const out = await gitCli(['count-objects', '-v'], dir, dir)
+  const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(out)?.[1] ?? 0)
+  return field('count') + field('in-pack')
+}
+
 /** Objects the level store at `dir` holds (keys `o<id>`), counted after the repo is closed. */
-async function storedObjects(dir: string): Promise<number> {
+export async function storedObjects(dir: string): Promise<number> {
   const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
   await db.open()
   let n = 0
@@ -55,9 +72,9 @@ export interface LarixRun {
 
 const AUTHOR = 'Bench <bench@example.org>'
 
-/** Rows 1–3 in a fresh level store at `dir`. */
-export async function larixRun(ds: DataSet, dir: string): Promise<LarixRun> {
-  const backend = countingBackend(levelBackend(dir))
+/** Rows 1–3 in a fresh store at `dir` (level by default; `git`: a real .git through gitBackend). */
+export async function larixRun(ds: DataSet, dir: string, kind: LarixBackendKind = 'level'): Promise<LarixRun> {
+  const backend = countingBackend(openBackend(kind, dir))
   let clock = 1_700_000_000_000
   const now = () => (clock += 1000)
 
@@ -79,15 +96,15 @@ export async function larixRun(ds: DataSet, dir: string): Promise<LarixRun> {
   const commitObjects = backend.written.size
   const head = (await main.head())!
   await repo.close()
-  const stored = await storedObjects(dir)
+  const stored = await storedIn(kind, dir)
   if (stored !== importObjects + commitObjects) {
-    throw new Error(`larix: the store holds ${stored} objects, but ${importObjects} + ${commitObjects} were written`)
+    throw new Error(`larix (${kind}): the store holds ${stored} objects, but ${importObjects} + ${commitObjects} were written`)
   }
 
   // Row 3: a freshly opened repo reads every key (cold), then reads them all again (warm).
   const got: (Value | undefined)[] = new Array(ds.readOrder.length)
   const cold = await timed(async () => {
-    const r = await Repo.open<Value>({ backend: levelBackend(dir) })
+    const r = await Repo.open<Value>({ backend: openBackend(kind, dir) })
     const b = r.branch('main')
     for (let n = 0; n < ds.readOrder.length; n++) got[n] = await b.get(ds.paths[ds.readOrder[n]])
     return { r, b }

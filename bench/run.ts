@@ -15,6 +15,7 @@ import type { IsoRun } from './isogit.js'
 import { larixRun } from './larix.js'
 import { mergeBench, mergeTable } from './merge.js'
 import { replicationBench, replicationTable } from './replicate.js'
+import { cloneBench, cloneTable } from './clone.js'
 import type { LarixRun } from './larix.js'
 import { cleanup, cleanupAll, git, tempDir } from './measure.js'
 import { machine, summarise, table } from './report.js'
@@ -30,7 +31,7 @@ const ISO_SAMPLE = { commits: 100, reads: 500 }
 
 const log = (s: string) => process.stderr.write(s + '\n')
 
-interface RunFigures { larix: LarixRun; git: GitRun; gitDefaults: GitRun; iso: IsoRun }
+interface RunFigures { larix: LarixRun; git: GitRun; gitDefaults: GitRun; iso: IsoRun; larixGit: LarixRun }
 
 async function once(ds: DataSet, home: string, order: number): Promise<RunFigures> {
   const out: Partial<RunFigures> = {}
@@ -38,6 +39,7 @@ async function once(ds: DataSet, home: string, order: number): Promise<RunFigure
     ['larix', async () => { const d = await tempDir('larix'); out.larix = await larixRun(ds, d); await cleanup(d) }],
     ['git', async () => { const d = await tempDir('git'); out.git = await gitRun(ds, d, home, 'tuned'); await cleanup(d) }],
     ['gitDefaults', async () => { const d = await tempDir('git'); out.gitDefaults = await gitRun(ds, d, home, 'defaults'); await cleanup(d) }],
+    ['larixGit', async () => { const d = await tempDir('larix-git'); out.larixGit = await larixRun(ds, d, 'git'); await cleanup(d) }],
     ['iso', async () => { const d = await tempDir('isogit'); out.iso = await isoRun(ds, d, ISO_SAMPLE); await cleanup(d) }],
   ]
   // Rotate the order from run to run, so no peer always runs right after another's garbage.
@@ -60,6 +62,11 @@ function check(ds: DataSet, f: RunFigures): void {
   }
   if (f.larix.headTree !== f.git.headTree) fail(`trees after the commits differ: larix ${f.larix.headTree}, git ${f.git.headTree}`)
   if (f.larix.commitObjects !== f.git.commitObjects) fail(`the commits wrote ${f.larix.commitObjects} objects in larix, ${f.git.commitObjects} in git`)
+  // Row 8: larix on gitBackend must store exactly what it stores on level.
+  const g = f.larixGit
+  if (g.importObjects !== ds.importObjects || g.importTree !== f.git.importTree || g.headTree !== f.git.headTree || g.commitObjects !== f.git.commitObjects) {
+    fail(`larix on gitBackend: ${g.importObjects} + ${g.commitObjects} objects, trees ${g.importTree} ${g.headTree}; git: ${f.git.importObjects} + ${f.git.commitObjects}, ${f.git.importTree} ${f.git.headTree}`)
+  }
 }
 
 async function main(): Promise<void> {
@@ -131,19 +138,31 @@ async function main(): Promise<void> {
   log('  replication lag and catch-up over TLS (issue 5)')
   const replication = await replicationBench(home, { runs, quick: args.quick }, log)
 
+  log('  clone and serve (issue 4)')
+  const cloneDir = await tempDir('clone')
+  const clones = await cloneBench(cloneDir, home, runs, log)
+  await cleanup(cloneDir)
+  const levelRuns = all.map(f => f.larix), gitStoreRuns = all.map(f => f.larixGit)
+
   process.stdout.write(`\nlarix benchmarks: median of ${runs} run(s), higher is better.\n`)
   process.stdout.write(`git (tuned) = git ${m.git} with core.fsync=none and glibc malloc trimming off; git (as installed) = its defaults, the\n` +
     `configuration the issues' reference figures describe. Each target is judged against both.\n\n`)
   process.stdout.write(table(summary, 'text') + '\n\n')
   for (const r of summary) process.stdout.write(`${r.title}: ${r.note}\n`)
   process.stdout.write('\n' + mergeTable(merges, 'text') + '\n')
-  if (args.markdown) process.stdout.write('\n' + table(summary, 'markdown') + '\n\n' + mergeTable(merges, 'markdown') + '\n')
+  process.stdout.write('\n' + cloneTable(clones, levelRuns, gitStoreRuns, 'text') + '\n')
+  process.stdout.write(`6-7: a ${clones.commits.toLocaleString('en-US')}-commit key/value history (fast-import, repacked), served by git http-backend behind node:http on 127.0.0.1; ` +
+    `larix: Repo.open + cloneInto a level store in-process; isomorphic-git: clone with noCheckout, once per run; RSS: a larix clone in a child process; ` +
+    `7: larix serve = startServer on the row-6 level clone in a child process. 8: rows 1-3 of issue 2 with larix on gitBackend (a fresh .git) against larix on level.\n`)
   process.stdout.write('\n' + replicationTable(replication, 'text') + '\n')
-  if (args.markdown) process.stdout.write('\n' + replicationTable(replication, 'markdown') + '\n')
+  if (args.markdown) {
+    process.stdout.write('\n' + table(summary, 'markdown') + '\n\n' + mergeTable(merges, 'markdown') + '\n\n' + cloneTable(clones, levelRuns, gitStoreRuns, 'markdown') + '\n')
+    process.stdout.write('\n' + replicationTable(replication, 'markdown') + '\n')
+  }
 
   const resultsFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results.json')
   await mkdir(dirname(resultsFile), { recursive: true })
-  await writeFile(resultsFile, JSON.stringify({ machine: m, loadAtEnd: loadavg()[0], runs, dataSet: { keys: K, commits: C, importObjects: ds.importObjects, isogitSample: ISO_SAMPLE }, rows: summary, raw: all, merges, replication }, null, 2) + '\n')
+  await writeFile(resultsFile, JSON.stringify({ machine: m, loadAtEnd: loadavg()[0], runs, dataSet: { keys: K, commits: C, importObjects: ds.importObjects, isogitSample: ISO_SAMPLE }, rows: summary, raw: all, merges, clones, replication }, null, 2) + '\n')
   log(`\nresults: ${resultsFile}`)
   await cleanup(home)
 }

@@ -4,7 +4,6 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -13,6 +12,8 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { httpBackend as sharedHttpBackend, listen } from '../bench/http-backend.js'
+import type { Peer } from '../bench/http-backend.js'
 import { Repo, gitBackend, levelBackend, memoryBackend, LarixError } from '../src/index.js'
 import type { Backend } from '../src/index.js'
 import {
@@ -38,60 +39,9 @@ function git(cwd: string, args: string[], input?: string | Uint8Array): string {
 
 // ---------------------------------------------------------------------------------------------- peers
 
-interface Peer { url: string; close(): Promise<void> }
-
-/** `git http-backend` as a CGI behind node:http, serving every repository under `root`. */
+/** `git http-backend` as a CGI behind node:http, serving every repository under `root` (bench/http-backend.ts). */
 function httpBackend(root: string): Promise<Peer & { protocols: string[] }> {
-  const protocols: string[] = []
-  const server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://127.0.0.1')
-    const gitProtocol = String(req.headers['git-protocol'] ?? '')
-    protocols.push(gitProtocol)
-    const env: NodeJS.ProcessEnv = {
-      ...ENV, GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: '1', PATH_INFO: decodeURIComponent(u.pathname),
-      QUERY_STRING: u.search.slice(1), REQUEST_METHOD: req.method, CONTENT_TYPE: req.headers['content-type'] ?? '',
-      GIT_PROTOCOL: gitProtocol, REMOTE_USER: 'tester', REMOTE_ADDR: '127.0.0.1',
-    }
-    if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = req.headers['content-length']
-    const child = spawn('git', ['http-backend'], { env })
-    req.pipe(child.stdin)
-    cgiResponse(child, res)
-  })
-  return listen(server, port => ({ url: `http://127.0.0.1:${port}`, protocols }))
-}
-
-/** Relay a CGI's output: headers (with `Status:`) up to the blank line, then the body. */
-function cgiResponse(child: ChildProcess, res: ServerResponse): void {
-  let head = Buffer.alloc(0)
-  let started = false
-  child.stdout!.on('data', (d: Buffer) => {
-    if (started) { res.write(d); return }
-    head = Buffer.concat([head, d])
-    const end = head.indexOf('\r\n\r\n')
-    if (end < 0) return
-    started = true
-    let status = 200
-    for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
-      const colon = line.indexOf(':')
-      const key = line.slice(0, colon).trim(), value = line.slice(colon + 1).trim()
-      if (key.toLowerCase() === 'status') status = parseInt(value, 10)
-      else res.setHeader(key, value)
-    }
-    res.writeHead(status)
-    res.write(head.subarray(end + 4))
-  })
-  child.stdout!.on('end', () => res.end())
-  child.stderr!.resume()
-}
-
-function listen<T extends object>(server: Server, info: (port: number) => T): Promise<Peer & T> {
-  return new Promise(resolve => server.listen(0, '127.0.0.1', () => {
-    const port = (server.address() as AddressInfo).port
-    resolve({
-      ...info(port),
-      close: () => new Promise<void>(done => { server.closeAllConnections(); server.close(() => done()) }),
-    } as Peer & T)
-  }))
+  return sharedHttpBackend(root, ENV)
 }
 
 function freePort(): Promise<number> {

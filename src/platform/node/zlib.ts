@@ -2,6 +2,7 @@
 import { kMaxLength } from 'node:buffer'
 import { deflateSync, inflateSync } from 'node:zlib'
 import { LarixError } from '../../store/errors.js'
+import { inflateAt as inflateAtJs } from '../browser/zlib.js'
 
 /** What `inflateAt` returns: the inflated bytes and how many input bytes the zlib stream took. */
 export interface Inflated {
@@ -12,6 +13,8 @@ export interface Inflated {
 // One output buffer per call, sized to the expected result: node:zlib's default 16 KiB chunk would be
 // kept alive by every small object sliced from it. Up to 1 MiB at once, so a lying size costs nothing.
 const MAX_CHUNK = 1 << 20
+/** Objects up to this size are inflated in JavaScript (see inflateAt). */
+const SMALL = 16 << 10
 
 function badZlib(message: string, cause?: unknown): LarixError {
   return new LarixError('LARIX_BAD_ZLIB', message, {}, { cause })
@@ -41,6 +44,10 @@ export function inflate(data: Uint8Array): Uint8Array {
  * @example const { data, consumed } = inflateAt(packBytes, 12 + headerLength, size) ?? needMore()
  */
 export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number): Inflated | undefined {
+  // Small objects (most of a pack: deltas, trees, commits, JSON values) through the JavaScript inflater of
+  // the browser flavour: node:zlib's inflateSync builds a stream and a native handle per call, which costs
+  // more than inflating a few hundred bytes and leaves garbage behind (a clone of 55,000 objects: ~2x faster).
+  if (expectedSize <= SMALL && Number.isSafeInteger(expectedSize) && expectedSize >= 0) return inflateAtJs(buf, offset, expectedSize)
   return run(buf.subarray(offset), expectedSize, expectedSize)
 }
 

@@ -35,7 +35,7 @@ export interface UnpackProgress {
 export interface UnpackOptions {
   /** Called every few hundred objects and at the end of each phase. */
   onProgress?(p: UnpackProgress): void
-  /** Objects per `putMany` call (default 1000; a batch is also cut at 8 MiB). */
+  /** Objects per `putMany` call (default 4000; a batch is also cut at 8 MiB). */
   batchSize?: number
   /**
    * Where objects wait until the pack's checksum is verified (see staging.ts). Default: in memory. Passing
@@ -175,13 +175,21 @@ interface Waiting { index: number; delta: Uint8Array }
  * const { packId, ids } = await unpack(res.body!, backend.objects, { onProgress: p => bar.update(p.objects / p.total) })
  */
 export async function unpack(source: PackSource, store: ObjectStore, opts: UnpackOptions = {}): Promise<UnpackResult> {
-  const batchSize = opts.batchSize ?? 1000
+  const batchSize = opts.batchSize ?? 4000
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new BadArgumentError('batchSize must be a positive integer', 'batchSize')
   const staging = opts.staging ?? new MemoryStaging()
   const direct = staging === store
   const input = new PackInput(iterate(source))
   try {
-    const result = await readPack(input, store, staging, direct, batchSize, opts)
+    const writes: Writes = {}
+    let result: UnpackResult
+    try {
+      result = await readPack(input, store, staging, direct, batchSize, opts, writes)
+    } catch (e) {
+      // A batch still being written when the pack turned out bad: let it end before the caller moves on.
+      await writes.inflight?.done
+      throw e
+    }
     if (!direct) await copyStaged(staging, store, result, batchSize, opts)
     if (staging instanceof MemoryStaging && opts.staging === undefined) staging.clear()
     return result
@@ -192,7 +200,10 @@ export async function unpack(source: PackSource, store: ObjectStore, opts: Unpac
   }
 }
 
-async function readPack(input: PackInput, store: ObjectStore, staging: ObjectStore, direct: boolean, batchSize: number, opts: UnpackOptions): Promise<UnpackResult> {
+/** The batch readPack is writing while it parses on. */
+interface Writes { inflight?: { objects: Map<string, StoredObject>; done: Promise<unknown>; error?: unknown } }
+
+async function readPack(input: PackInput, store: ObjectStore, staging: ObjectStore, direct: boolean, batchSize: number, opts: UnpackOptions, writes: Writes): Promise<UnpackResult> {
   const { signal, onProgress, strict } = opts
   const memoryStaging = staging instanceof MemoryStaging ? staging.map : undefined
   signal?.throwIfAborted()
@@ -215,16 +226,30 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   let batch = new Map<string, StoredObject>()
   let batchBytes = 0
 
-  const flush = async (): Promise<void> => {
+  // One batch may be in flight while the next is parsed: the store writes (a LevelDB batch runs on libuv's
+  // thread pool) while inflating and hashing go on. Its objects stay readable from `inflight` until it is
+  // written; its failure surfaces at the next flush (or the final one).
+  const settleInflight = async (): Promise<void> => {
+    const f = writes.inflight
+    if (!f) return
+    await f.done
+    writes.inflight = undefined
+    if ('error' in f) throw f.error
+  }
+  const flush = async (final = false): Promise<void> => {
+    await settleInflight()
     if (batch.size === 0) return
-    const objects = [...batch.values()]
+    const objects = batch
     batch = new Map()
     batchBytes = 0
-    await staging.putMany(objects)
+    const f: NonNullable<Writes['inflight']> = { objects, done: Promise.resolve() }
+    f.done = staging.putMany([...objects.values()]).catch((e: unknown) => { f.error = e })
+    writes.inflight = f
+    if (final || memoryStaging) await settleInflight()
   }
 
   const lookup = async (id: string): Promise<GitObject | undefined> => {
-    const o = cache.get(id) ?? batch.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
+    const o = cache.get(id) ?? batch.get(id) ?? writes.inflight?.objects.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
     if (o !== undefined || direct) return o
     return store.get(id)
   }
@@ -337,7 +362,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     const missing = [...waiting.keys()].filter(k => !k.startsWith('@'))
     throw new BadPackError(`pack is missing delta bases (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`, { reason: 'base' })
   }
-  await flush()
+  await flush(true)
   onProgress?.({ phase: 'receiving', objects: total, total, bytes: input.offset })
   const result: UnpackResult = { packId: digest, ids, entries, size: input.offset }
   if (rest !== undefined) result.rest = rest

@@ -58,6 +58,131 @@ export class MissingObjectError extends NotFoundError {
 const INTERESTING = 1
 const UNINTERESTING = 2
 
+const NONE: readonly string[] = []
+const BLOB = 0, TREE = 1, GITLINK = 2
+const HEX_CODES = new Uint8Array(512)
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0')
+  HEX_CODES[2 * i] = h.charCodeAt(0)
+  HEX_CODES[2 * i + 1] = h.charCodeAt(1)
+}
+const latin1 = new TextDecoder('latin1')
+let hexScratch = new Uint8Array(40 * 64)
+
+/** The value of one lowercase hex digit (ids are lowercase, as tree scanning makes them), or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  if (c >= 0x61 && c <= 0x66) return c - 0x57
+  return -1
+}
+
+/**
+ * A set of 20-byte object ids in one open-addressed table (SHA-1 ids are uniform, so their first four
+ * bytes are the hash): membership of an id inside a tree body without making a string of it.
+ */
+class IdSet {
+  private keys = new Uint8Array(20 * 4096)
+  private used = new Uint8Array(4096)
+  private mask = 4095
+  private size = 0
+
+  private slot(b: Uint8Array, at: number): number {
+    let i = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) & this.mask
+    for (;;) {
+      if (this.used[i] === 0) return i
+      const k = 20 * i
+      let same = true
+      for (let j = 0; j < 20; j++) if (this.keys[k + j] !== b[at + j]) { same = false; break }
+      if (same) return i
+      i = (i + 1) & this.mask
+    }
+  }
+
+  has(b: Uint8Array, at: number): boolean {
+    return this.used[this.slot(b, at)] === 1
+  }
+
+  add(b: Uint8Array, at: number): void {
+    const i = this.slot(b, at)
+    if (this.used[i] === 1) return
+    this.used[i] = 1
+    this.keys.set(b.subarray(at, at + 20), 20 * i)
+    if (++this.size * 2 > this.mask) this.grow()
+  }
+
+  private readonly one = new Uint8Array(20)
+  /** Add a 40-digit lowercase hex id (anything else is ignored: `sent` alone decides for it). */
+  addHex(id: string): void {
+    if (id.length !== 40) return
+    for (let j = 0; j < 20; j++) {
+      const hi = hexValue(id.charCodeAt(2 * j)), lo = hexValue(id.charCodeAt(2 * j + 1))
+      if (hi < 0 || lo < 0) return
+      this.one[j] = (hi << 4) | lo
+    }
+    this.add(this.one, 0)
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys, oldUsed = this.used
+    const cap = 2 * oldUsed.length
+    this.keys = new Uint8Array(20 * cap)
+    this.used = new Uint8Array(cap)
+    this.mask = cap - 1
+    this.size = 0
+    for (let i = 0; i < oldUsed.length; i++) if (oldUsed[i] === 1) this.add(oldKeys, 20 * i)
+  }
+}
+
+/**
+ * The entry ids (hex) and kinds of a tree in Git's common shape (modes 100644, 100755, 120000, 40000,
+ * 160000), without decoding names; the ids of entries already in `skip` are left undefined, the others are
+ * hex-encoded with one decode call for the tree. Undefined for anything else (the caller falls back to
+ * decodeTree, which reports what is wrong).
+ */
+function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[]; kinds: Uint8Array } | undefined {
+  const kindsList: number[] = []
+  const at: number[] = []
+  let i = 0
+  const n = body.length
+  while (i < n) {
+    let kind: number
+    if (body[i] === 0x34 && body[i + 1] === 0x30 && body[i + 2] === 0x30 && body[i + 3] === 0x30 && body[i + 4] === 0x30 && body[i + 5] === 0x20) { kind = TREE; i += 6 }
+    else if (body[i] === 0x31 && body[i + 6] === 0x20) {
+      // 1xxxxx: the five octal digits after the 1, as one number.
+      for (let k = i + 1; k <= i + 5; k++) if (body[k] < 0x30 || body[k] > 0x37) return undefined
+      const m = (body[i + 1] - 0x30) * 10000 + (body[i + 2] - 0x30) * 1000 + (body[i + 3] - 0x30) * 100 + (body[i + 4] - 0x30) * 10 + (body[i + 5] - 0x30)
+      if (m === 644 || m === 755 || m === 20000) kind = BLOB
+      else if (m === 60000) kind = GITLINK
+      else return undefined
+      i += 7
+    } else return undefined
+    const nul = body.indexOf(0, i)
+    if (nul <= i || nul + 21 > n) return undefined
+    at.push(skip.has(body, nul + 1) ? -1 : nul + 1)
+    kindsList.push(kind)
+    i = nul + 21
+  }
+  const count = at.length
+  if (hexScratch.length < 40 * count) hexScratch = new Uint8Array(40 * count)
+  let fresh = 0
+  for (let e = 0; e < count; e++) {
+    const from = at[e]
+    if (from < 0) continue
+    const to = 40 * fresh++
+    for (let k = 0; k < 20; k++) {
+      const v = body[from + k] << 1
+      hexScratch[to + 2 * k] = HEX_CODES[v]
+      hexScratch[to + 2 * k + 1] = HEX_CODES[v + 1]
+    }
+  }
+  const ids: (string | undefined)[] = new Array(count)
+  if (fresh > 0) {
+    const all = latin1.decode(hexScratch.subarray(0, 40 * fresh))
+    for (let e = 0, f = 0; e < count; e++) if (at[e] >= 0) { ids[e] = all.slice(40 * f, 40 * f + 40); f++ }
+  }
+  return { ids, kinds: Uint8Array.from(kindsList) }
+}
+
 /** Read an object's type and body, or throw MissingObjectError. */
 async function readObject(store: ObjectStore, id: string, what: string): Promise<{ type: ObjectType; body: Uint8Array }> {
   const o = await store.get(id)
@@ -131,6 +256,8 @@ export async function shallowBoundary(
 export async function walkObjects(store: ObjectStore, reader: ObjectReader, input: WalkInput, opts: WalkOptions = {}): Promise<WalkResult> {
   const out: WalkedObject[] = []
   const sent = new Set<string>()
+  /** The same ids as `sent`, as bytes: tree entries already sent are skipped without making their hex. */
+  const sentBytes = new IdSet()
   const verify = opts.verify ?? false
   const cache = opts.cache
   let cacheLeft = cache ? (opts.cacheBytes ?? 64 << 20) : 0
@@ -140,6 +267,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   let lastReport = 0
   const add = (id: string, type: ObjectType) => {
     sent.add(id)
+    sentBytes.addHex(id)
     out.push({ id, type })
     if (out.length - lastReport >= 1000) {
       lastReport = out.length
@@ -247,6 +375,24 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     if (o.type !== 'tree') throw new MissingObjectError('tree', id)
     remember(id, o.body)
     add(id, 'tree')
+    // Nothing to compare against (a clone, or a path the other side lacks): no names needed.
+    if (against.length === 0) {
+      const scan = scanTree(o.body, sentBytes)
+      if (scan !== undefined) {
+        const { ids, kinds } = scan
+        for (let k = 0; k < ids.length; k++) {
+          const sub = ids[k]
+          if (sub === undefined || kinds[k] === GITLINK || sent.has(sub)) continue
+          if (kinds[k] === TREE) await walkTree(sub, NONE)
+          else {
+            if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
+            add(sub, 'blob')
+          }
+        }
+        return
+      }
+      // Anything unusual: the full decoder, which says what is wrong.
+    }
     const entries = decodeTree(o.body)
     const otherMaps: Map<string, TreeEntry>[] = []
     for (const t of against) otherMaps.push(await boundaryEntries(t))
@@ -269,7 +415,46 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
       }
     }
   }
-  for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
+  // Nothing to compare against (a clone): level by level, each level's trees read in id order, which
+  // LevelDB serves from blocks it has just read (about twice as fast as reads in walk order).
+  const walkLevels = async (roots: readonly string[]): Promise<void> => {
+    let frontier: string[] = []
+    for (const t of roots) if (!sent.has(t)) { add(t, 'tree'); frontier.push(t) }
+    while (frontier.length > 0) {
+      frontier.sort()
+      const next: string[] = []
+      const visit = async (sub: string, kind: number) => {
+        if (kind === TREE) { add(sub, 'tree'); next.push(sub); return }
+        if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
+        add(sub, 'blob')
+      }
+      for (const id of frontier) {
+        const o = await readObject(store, id, 'tree')
+        if (o.type !== 'tree') throw new MissingObjectError('tree', id)
+        remember(id, o.body)
+        const scan = scanTree(o.body, sentBytes)
+        if (scan !== undefined) {
+          const { ids, kinds } = scan
+          for (let k = 0; k < ids.length; k++) {
+            const sub = ids[k]
+            if (sub === undefined || kinds[k] === GITLINK || sent.has(sub)) continue
+            await visit(sub, kinds[k])
+          }
+        } else {
+          for (const e of decodeTree(o.body)) {
+            if (e.mode === '160000' || sent.has(e.id)) continue
+            await visit(e.id, e.mode === MODE_TREE ? TREE : BLOB)
+          }
+        }
+      }
+      frontier = next
+    }
+  }
+  if (boundaryTrees.length === 0) {
+    const roots: string[] = []
+    for (const id of commits) roots.push((await commitOf(reader, id)).tree)
+    await walkLevels(roots)
+  } else for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
   for (const t of wantTrees) await walkTree(t, [])
   opts.onProgress?.(out.length)
   return { objects: out, commits }
