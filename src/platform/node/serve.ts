@@ -19,6 +19,7 @@ import type { GitHttpOptions } from '../../sync/transports/http.js'
 import { replicaApp, RequestTracker } from '../../sync/transports/replica-app.js'
 import type { RequestLogEntry } from '../../sync/transports/replica-app.js'
 import type { ApiOptions } from '../../sync/api/app.js'
+import { socketReadable } from './socket-readable.js'
 import { attachWebSockets, httpsServeOptions, startGitTlsListener } from './listeners.js'
 import type { TlsServerOptions, WebSocketOptions } from './listeners.js'
 
@@ -74,47 +75,9 @@ function gitHead(backend: Backend): HeadOption | undefined {
   }
 }
 
-/** The socket's data as an async iterable that applies backpressure and, when abandoned, leaves the socket open for writing. */
+/** The socket's data; when abandoned, the socket stays open for writing (the answer still goes out). */
 function socketInput(socket: Socket): AsyncIterable<Uint8Array> {
-  const queue: Uint8Array[] = []
-  let queued = 0
-  let ended = false
-  let failure: unknown
-  let wake: (() => void) | undefined
-  const notify = () => { const w = wake; wake = undefined; w?.() }
-  socket.on('data', (chunk: Buffer) => {
-    queue.push(chunk)
-    queued += chunk.length
-    if (queued > 1 << 20) socket.pause()
-    notify()
-  })
-  socket.on('end', () => { ended = true; notify() })
-  socket.on('close', () => { ended = true; notify() })
-  socket.on('error', e => { failure = e; notify() })
-  return {
-    [Symbol.asyncIterator]() {
-      return {
-        async next(): Promise<IteratorResult<Uint8Array>> {
-          for (;;) {
-            if (queue.length > 0) {
-              const value = queue.shift()!
-              queued -= value.length
-              if (queued <= 1 << 19 && socket.isPaused()) socket.resume()
-              return { done: false, value }
-            }
-            if (failure !== undefined) throw failure
-            if (ended) return { done: true, value: undefined }
-            await new Promise<void>(resolve => { wake = resolve })
-          }
-        },
-        async return(): Promise<IteratorResult<Uint8Array>> {
-          queue.length = 0
-          socket.pause()
-          return { done: true, value: undefined }
-        },
-      }
-    },
-  }
+  return socketReadable(socket, { abandon: 'pause' })
 }
 
 function drained(socket: Socket): Promise<void> {

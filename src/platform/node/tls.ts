@@ -7,6 +7,7 @@ import { connect } from 'node:tls'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
 import { isIP } from 'node:net'
 import type { Socket } from 'node:net'
+import { socketReadable } from './socket-readable.js'
 import { LarixError } from '../../store/errors.js'
 import { TransportError } from '../../sync/client/errors.js'
 import type { ByteStream, TlsOptions, TlsMaterial } from '../../sync/client/transport.js'
@@ -63,51 +64,11 @@ export function tlsFailure(e: unknown, display: string): unknown {
  * unread); a read error goes through `mapError`.
  */
 export function socketStream(socket: Socket, mapError: (e: unknown) => unknown = e => e): ByteStream {
-  const queue: Uint8Array[] = []
-  let queued = 0
-  let ended = false
+  // Abandoned: drop what comes, but keep the socket flowing so that the peer's end is seen and close()
+  // completes (a paused socket never emits 'end').
+  const readable = socketReadable(socket, { mapError, abandon: 'discard' })
   let failure: unknown
-  let wake: (() => void) | undefined
-  let discard = false
-  const notify = () => { const w = wake; wake = undefined; w?.() }
-  socket.on('data', (chunk: Buffer) => {
-    if (discard) return
-    queue.push(chunk)
-    queued += chunk.length
-    if (queued > 1 << 20) socket.pause()
-    notify()
-  })
-  socket.on('end', () => { ended = true; notify() })
-  socket.on('close', () => { ended = true; notify() })
-  socket.on('error', e => { if (failure === undefined) failure = mapError(e); notify() })
-  const readable: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]() {
-      return {
-        async next(): Promise<IteratorResult<Uint8Array>> {
-          for (;;) {
-            if (queue.length > 0) {
-              const value = queue.shift()!
-              queued -= value.length
-              if (queued <= 1 << 19 && socket.isPaused()) socket.resume()
-              return { done: false, value }
-            }
-            if (failure !== undefined) throw failure
-            if (ended) return { done: true, value: undefined }
-            await new Promise<void>(resolve => { wake = resolve })
-          }
-        },
-        async return(): Promise<IteratorResult<Uint8Array>> {
-          // Abandoned: drop what comes, but keep the socket flowing so that the peer's end is seen and
-          // close() completes (a paused socket never emits 'end').
-          discard = true
-          queue.length = 0
-          queued = 0
-          socket.resume()
-          return { done: true, value: undefined }
-        },
-      }
-    },
-  }
+  socket.on('error', e => { if (failure === undefined) failure = mapError(e) })
   return {
     readable,
     write: bytes => new Promise<void>((resolve, reject) => {
