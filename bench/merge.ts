@@ -7,6 +7,8 @@ import { git, median, run, timed } from './measure.js'
 
 const enc = new TextEncoder()
 const IDENT = 'Bench <bench@example.org>'
+/** Merge rounds run before the measured ones, for both larix and git. */
+const WARMUP_ROUNDS = 2
 const TUNED = { args: ['-c', 'core.fsync=none'], env: { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=268435456' } }
 
 export interface MergeFigures {
@@ -93,7 +95,9 @@ export async function mergeBench(dir: string, home: string, runs: number, log: (
   await run('git', [...TUNED.args, 'fast-import', '--quiet'], { cwd: gitDir, input: stream, home, env: TUNED.env })
 
   const figures: MergeFigures = { larixMergeMs: [], gitMergeTreeMs: [], larixLcaColdMs: [], larixLcaWarmMs: [], gitMergeBaseMs: [], keys: opts.keys, changesPerSide: opts.changes, chain: opts.chain }
-  for (let r = 0; r < runs; r++) {
+  // Two rounds first for each side, not counted: the stores were just written, and LevelDB's compactions and
+  // the page cache's writeback of that import slow the first merges of both (git's too) by up to 2-3x.
+  for (let r = -WARMUP_ROUNDS; r < runs; r++) {
     repo = await Repo.open({ backend: levelBackend(larixDir), author: IDENT })
     const main = repo.branch('main')
     const m = await timed(() => main.merge('feature', { message: 'merge' }))
@@ -104,6 +108,7 @@ export async function mergeBench(dir: string, home: string, runs: number, log: (
     const g = await timed(() => run('git', [...TUNED.args, 'merge-tree', '--write-tree', 'main', 'feature'], { cwd: gitDir, home, env: TUNED.env }))
     const gitTree = g.result.stdout.toString().trim().split('\n')[0]
     if (gitTree !== larixTree) throw new Error(`merged trees differ: larix ${larixTree}, git ${gitTree}`)
+    if (r < 0) continue
     figures.larixMergeMs.push(m.ms)
     figures.gitMergeTreeMs.push(g.ms)
   }
