@@ -279,3 +279,55 @@ describe('larix command', { concurrency: 4 }, () => {
     }
   })
 })
+
+test('--backend git: the store is a real Git repository; git reads larix commits and larix reads git commits', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'larix-cli-git-'))
+  const store = join(dir, 'repo')
+  const run = (...args: string[]) => larix(['--store', store, '--backend', 'git', ...args])
+  const git = (...args: string[]) => new Promise<string>((resolve, reject) => {
+    const child = spawn('git', ['-C', store, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: dir, GIT_AUTHOR_NAME: 'G', GIT_AUTHOR_EMAIL: 'g@example.org', GIT_COMMITTER_NAME: 'G', GIT_COMMITTER_EMAIL: 'g@example.org' } })
+    let out = '', err = ''
+    child.stdout.setEncoding('utf8').on('data', d => { out += d })
+    child.stderr.setEncoding('utf8').on('data', d => { err += d })
+    child.on('close', code => (code === 0 ? resolve(out.trim()) : reject(new Error(`git ${args.join(' ')}: ${err}`))))
+  })
+  try {
+    await ok(run('init'))
+    await ok(run('set', 'todo/1', '{"title":"milk"}', '-m', 'add milk'))
+    assert.equal(await git('log', '--format=%s', 'main'), 'add milk')
+    assert.equal(await git('show', 'main:todo/1'), '{"title":"milk"}')
+    await git('fsck', '--strict')
+    // A commit made with git (plumbing, on the bare repository) is what larix reads next.
+    const blob = await new Promise<string>((resolve, reject) => {
+      const child = spawn('git', ['-C', store, 'hash-object', '-w', '--stdin'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', d => { out += d })
+      child.on('close', code => (code === 0 ? resolve(out.trim()) : reject(new Error('hash-object failed'))))
+      child.stdin.end('{"title":"eggs"}')
+    })
+    const todo = await git('rev-parse', 'main:todo')
+    const sub = await new Promise<string>((resolve, reject) => {
+      const child = spawn('git', ['-C', store, 'mktree'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', d => { out += d })
+      child.on('close', code => (code === 0 ? resolve(out.trim()) : reject(new Error('mktree failed'))))
+      git('ls-tree', todo).then(lines => child.stdin.end(`${lines}\n100644 blob ${blob}\t2\n`), reject)
+    })
+    const root = await new Promise<string>((resolve, reject) => {
+      const child = spawn('git', ['-C', store, 'mktree'], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', d => { out += d })
+      child.on('close', code => (code === 0 ? resolve(out.trim()) : reject(new Error('mktree failed'))))
+      child.stdin.end(`040000 tree ${sub}\ttodo\n`)
+    })
+    const commit = await git('commit-tree', root, '-p', 'main', '-m', 'from git')
+    await git('update-ref', 'refs/heads/main', commit)
+    assert.deepEqual(JSON.parse(await ok(run('--json', 'get', 'todo/2'))), { title: 'eggs' })
+    assert.match(await ok(run('log')), /from git[\s\S]*add milk/)
+    const bad = await larix(['--store', store, '--backend', 'svn', 'ls'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--backend is level .* or git/)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})

@@ -20,6 +20,8 @@ export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
 
 export interface CliOptions {
   store: string
+  /** What kind of store --store is: a LevelDB directory (default) or a real Git repository. */
+  backend: 'level' | 'git'
   branch: string
   /** Every --branch given, in order (replicate takes several; the others use the last, `branch`). */
   branches: string[]
@@ -67,10 +69,17 @@ export interface Invocation {
 }
 
 export const DEFAULT_STORE = './.larix'
+
+function parseBackend(v: string | undefined): 'level' | 'git' {
+  if (v === undefined || v === 'level') return 'level'
+  if (v === 'git') return 'git'
+  throw new UsageError(`--backend is level (a LevelDB directory, the default) or git (a real Git repository), not ${JSON.stringify(v)}`)
+}
 export const DEFAULT_BRANCH = 'main'
 
 const OPTIONS = {
   store: { type: 'string' },
+  backend: { type: 'string' },
   branch: { type: 'string', short: 'b', multiple: true },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -129,6 +138,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
     store: str(v.store) ?? DEFAULT_STORE,
+    backend: parseBackend(str(v.backend)),
     branch: str(v.branch?.at(-1)) ?? DEFAULT_BRANCH,
     branches: (v.branch ?? []).map(unhide),
     json: v.json ?? false,

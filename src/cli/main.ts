@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { LarixError, levelBackend, Repo } from '../store/index.js'
+import { gitBackend } from '../platform/node/git-backend.js'
 import type { Invocation } from './args.js'
 import { parseInvocation, UsageError, wantsJson } from './args.js'
 import type { Command, Output } from './commands.js'
@@ -65,7 +66,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     // Long-running replicas name themselves in their commits, so that the same change made at the same second
     // on two replicas still makes two commits (see RepoOptions.replica).
     const replica = inv.command === 'serve' || inv.command === 'replicate' ? replicaName() : undefined
-    repo = await Repo.open({ backend: levelBackend(store), ...(replica ? { replica } : {}) })
+    const backend = inv.options.backend === 'git' ? gitBackend(store) : levelBackend(store)
+    repo = await Repo.open({ backend, ...(replica ? { replica } : {}) })
     const out = await cmd.run({
       repo, branch: inv.options.branch, args: inv.args, options: inv.options, store, storeExisted, readStdin: io.stdin,
     })

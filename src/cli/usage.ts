@@ -40,6 +40,7 @@ Commands:
 
 Options (before or after the command):
   --store DIR          the store, a LevelDB directory (default ./.larix)
+  --backend level|git  what --store is: a LevelDB directory (default) or a real Git repository
   -b, --branch B       the branch to read and write (default main); replicate takes several
   --json               print one JSON document on stdout; errors as JSON on stderr
   -m, --message MSG    the commit message (set, rm, merge, revert)
