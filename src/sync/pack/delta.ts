@@ -79,3 +79,47 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   }
   return out
 }
+
+function pushSize(out: number[], n: number): void {
+  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
+  out.push(n)
+}
+
+function pushCopy(out: number[], off: number, size: number): void {
+  // Chunks of at most 0xffff bytes keep every copy within Git's oldest readers' limits.
+  while (size > 0) {
+    const n = Math.min(size, 0xffff)
+    const at = out.length
+    let op = 0x80
+    out.push(0)
+    for (let k = 0; k < 4; k++) { const b = Math.floor(off / 2 ** (8 * k)) & 0xff; if (b) { op |= 1 << k; out.push(b) } }
+    for (let k = 0; k < 2; k++) { const b = (n >> (8 * k)) & 0xff; if (b) { op |= 0x10 << k; out.push(b) } }
+    out[at] = op
+    off += n
+    size -= n
+  }
+}
+
+/**
+ * A delta from `base` to `target` made of at most three parts: a copy of their common prefix, an insert of
+ * the middle of `target`, and a copy of their common suffix. Cheap (one pass from each end), and enough for
+ * trees where one entry changed. `applyDelta(base, prefixSuffixDelta(base, target))` equals `target`.
+ */
+export function prefixSuffixDelta(base: Uint8Array, target: Uint8Array): Uint8Array {
+  const limit = Math.min(base.length, target.length)
+  let pre = 0
+  while (pre < limit && base[pre] === target[pre]) pre++
+  let suf = 0
+  while (suf < limit - pre && base[base.length - 1 - suf] === target[target.length - 1 - suf]) suf++
+  const out: number[] = []
+  pushSize(out, base.length)
+  pushSize(out, target.length)
+  pushCopy(out, 0, pre)
+  for (let i = pre; i < target.length - suf; i += 127) {
+    const n = Math.min(127, target.length - suf - i)
+    out.push(n)
+    for (let k = 0; k < n; k++) out.push(target[i + k])
+  }
+  pushCopy(out, base.length - suf, suf)
+  return Uint8Array.from(out)
+}

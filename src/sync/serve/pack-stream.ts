@@ -10,7 +10,8 @@
 import { deflate } from '#platform/zlib'
 import { sha1Stream } from '#platform/sha1'
 import type { ObjectStore } from '../../store/backend.js'
-import { encodeEntryHeader, encodePackHeader, TYPE_CODE } from '../pack/format.js'
+import { prefixSuffixDelta } from '../pack/delta.js'
+import { encodeEntryHeader, encodeOfsDistance, encodePackHeader, OBJ_OFS_DELTA, TYPE_CODE } from '../pack/format.js'
 import { encodeSideband, FLUSH_PKT, SIDEBAND_DATA, SIDEBAND_PROGRESS } from '../wire/index.js'
 import { MissingObjectError } from './walk.js'
 import type { WalkedObject } from './walk.js'
@@ -29,6 +30,9 @@ export interface PackStreamOptions {
 export const STORE_BELOW = 1024
 
 const RAW_CHUNK = 65536
+
+/** Longest chain of deltas sent (Git's pack.depth default): a reader resolves at most this many in a row. */
+export const MAX_DELTA_DEPTH = 50
 
 /** One progress message, framed for channel 2. */
 export function progressPkt(text: string, sideband: number): Uint8Array {
@@ -58,6 +62,8 @@ class ChunkWriter {
   private readonly cap: number
   private readonly hash = sha1Stream()
   readonly full: Uint8Array[] = []
+  /** Pack bytes written so far (the offset of the next entry). */
+  offset = 0
 
   constructor(private readonly sideband: number) {
     this.head = sideband ? 5 : 0
@@ -67,6 +73,7 @@ class ChunkWriter {
   }
 
   write(bytes: Uint8Array): void {
+    this.offset += bytes.length
     let o = 0
     while (o < bytes.length) {
       const n = Math.min(bytes.length - o, this.cap - this.pos)
@@ -78,6 +85,7 @@ class ChunkWriter {
   }
 
   byte(b: number): void {
+    this.offset++
     this.buf[this.pos++] = b
     if (this.pos === this.cap) this.cut()
   }
@@ -141,8 +149,14 @@ function writeStored(w: ChunkWriter, body: Uint8Array): void {
 export async function* packStream(store: ObjectStore, objects: readonly WalkedObject[], opts: PackStreamOptions): AsyncGenerator<Uint8Array> {
   const w = new ChunkWriter(opts.sideband)
   const cache = opts.cache
+  // Trees the walk named as delta bases: how many entries still want each, and once written, where it is,
+  // its body and the length of its delta chain. A base is dropped once its last user is written.
+  const uses = new Map<string, number>()
+  for (const o of objects) if (o.base !== undefined) uses.set(o.base, (uses.get(o.base) ?? 0) + 1)
+  const bases = new Map<string, { offset: number; body: Uint8Array; depth: number }>()
+  let deltas = 0
   w.write(encodePackHeader(objects.length))
-  for (const { id, type } of objects) {
+  for (const { id, type, base } of objects) {
     let body = cache?.get(id)
     if (body !== undefined) cache!.delete(id)
     else {
@@ -150,16 +164,35 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
       if (!o) throw new MissingObjectError(type, id)
       body = o.body
     }
-    w.write(encodeEntryHeader(TYPE_CODE[type], body.length))
-    if (body.length < STORE_BELOW) writeStored(w, body)
-    else w.write(deflate(body, opts.level))
+    const at = w.offset
+    let depth = 0
+    const b = base === undefined ? undefined : bases.get(base)
+    let delta: Uint8Array | undefined
+    if (b !== undefined && b.depth < MAX_DELTA_DEPTH) {
+      const d = prefixSuffixDelta(b.body, body)
+      // Worth it only when much smaller; Git refuses deltas under 4 bytes.
+      if (d.length >= 4 && 2 * d.length < body.length) { delta = d; depth = b.depth + 1 }
+    }
+    if (base !== undefined) {
+      const left = uses.get(base)! - 1
+      if (left === 0) { uses.delete(base); bases.delete(base) } else uses.set(base, left)
+    }
+    if (delta !== undefined) {
+      deltas++
+      w.write(encodeEntryHeader(OBJ_OFS_DELTA, delta.length))
+      w.write(encodeOfsDistance(at - b!.offset))
+    } else w.write(encodeEntryHeader(TYPE_CODE[type], body.length))
+    if (uses.has(id) && !bases.has(id)) bases.set(id, { offset: at, body, depth })
+    const data = delta ?? body
+    if (data.length < STORE_BELOW) writeStored(w, data)
+    else w.write(deflate(data, opts.level))
     while (w.full.length > 0) yield w.full.shift()!
   }
   const trailer = w.trailer()
   while (w.full.length > 0) yield w.full.shift()!
   yield opts.sideband ? encodeSideband(SIDEBAND_DATA, trailer, opts.sideband) : trailer
   if (opts.sideband) {
-    if (opts.progress) yield progressPkt(`Total ${objects.length} (delta 0), reused 0 (delta 0), pack-reused 0\n`, opts.sideband)
+    if (opts.progress) yield progressPkt(`Total ${objects.length} (delta ${deltas}), reused 0 (delta 0), pack-reused 0\n`, opts.sideband)
     yield FLUSH_PKT
   }
 }

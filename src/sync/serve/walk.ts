@@ -13,6 +13,11 @@ import type { ObjectReader } from '../../store/tree.js'
 export interface WalkedObject {
   id: string
   type: ObjectType
+  /**
+   * A tree: an earlier tree of this list at the same path (of a newer commit), a likely delta base: the
+   * pack writer may send this one as a delta against it.
+   */
+  base?: string
 }
 
 export interface WalkInput {
@@ -139,9 +144,11 @@ class IdSet {
  * hex-encoded with one decode call for the tree. Undefined for anything else (the caller falls back to
  * decodeTree, which reports what is wrong).
  */
-function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[]; kinds: Uint8Array } | undefined {
+function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[]; kinds: Uint8Array; names: number[] } | undefined {
   const kindsList: number[] = []
   const at: number[] = []
+  /** Where each entry's name starts (its end is 21 bytes before the next entry's id ends: the NUL). */
+  const names: number[] = []
   let i = 0
   const n = body.length
   while (i < n) {
@@ -158,6 +165,7 @@ function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[];
     } else return undefined
     const nul = body.indexOf(0, i)
     if (nul <= i || nul + 21 > n) return undefined
+    names.push(i)
     at.push(skip.has(body, nul + 1) ? -1 : nul + 1)
     kindsList.push(kind)
     i = nul + 21
@@ -180,7 +188,7 @@ function scanTree(body: Uint8Array, skip: IdSet): { ids: (string | undefined)[];
     const all = latin1.decode(hexScratch.subarray(0, 40 * fresh))
     for (let e = 0, f = 0; e < count; e++) if (at[e] >= 0) { ids[e] = all.slice(40 * f, 40 * f + 40); f++ }
   }
-  return { ids, kinds: Uint8Array.from(kindsList) }
+  return { ids, kinds: Uint8Array.from(kindsList), names }
 }
 
 /** Read an object's type and body, or throw MissingObjectError. */
@@ -265,6 +273,15 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     if (cache && body.length <= cacheLeft) { cache.set(id, body); cacheLeft -= body.length }
   }
   let lastReport = 0
+  /** The last tree sent at each path (by name, from the root): the next tree there is sent as a delta of it. */
+  const lastAt = new Map<string, string>()
+  const addTree = (id: string, path: string | undefined) => {
+    const base = path === undefined ? undefined : lastAt.get(path)
+    add(id, 'tree')
+    if (path === undefined) return
+    if (base !== undefined) out[out.length - 1].base = base
+    lastAt.set(path, id)
+  }
   const add = (id: string, type: ObjectType) => {
     sent.add(id)
     sentBytes.addHex(id)
@@ -369,12 +386,12 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     return m
   }
   // Boundary trees are read only along the paths where an interesting tree differs from them.
-  const walkTree = async (id: string, against: readonly string[]): Promise<void> => {
+  const walkTree = async (id: string, against: readonly string[], path?: string): Promise<void> => {
     if (sent.has(id) || against.includes(id)) return
     const o = await readObject(store, id, 'tree')
     if (o.type !== 'tree') throw new MissingObjectError('tree', id)
     remember(id, o.body)
-    add(id, 'tree')
+    addTree(id, path)
     // Nothing to compare against (a clone, or a path the other side lacks): no names needed.
     if (against.length === 0) {
       const scan = scanTree(o.body, sentBytes)
@@ -408,7 +425,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
         if (isTree && x.mode === MODE_TREE) sub.push(x.id)
       }
       if (held) continue
-      if (isTree) await walkTree(e.id, sub)
+      if (isTree) await walkTree(e.id, sub, path === undefined ? undefined : `${path}/${e.name}`)
       else {
         if (verify && !(await store.has(e.id))) throw new MissingObjectError('blob', e.id)
         add(e.id, 'blob')
@@ -419,31 +436,50 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   // LevelDB serves from blocks it has just read (about twice as fast as reads in walk order).
   const walkLevels = async (roots: readonly string[]): Promise<void> => {
     let frontier: string[] = []
-    for (const t of roots) if (!sent.has(t)) { add(t, 'tree'); frontier.push(t) }
+    /** The path of each tree in the frontier (and the next one). */
+    const pathOf = new Map<string, string>()
+    for (const t of roots) if (!sent.has(t)) { addTree(t, ''); pathOf.set(t, ''); frontier.push(t) }
     while (frontier.length > 0) {
-      frontier.sort()
+      // Read in id order (for LevelDB), visit in the order found: the trees at one path then come newest
+      // commit first, each next to the one it differs least from, its delta base.
+      const bodies = new Map<string, Uint8Array>()
+      for (const id of [...frontier].sort()) {
+        const o = await readObject(store, id, 'tree')
+        if (o.type !== 'tree') throw new MissingObjectError('tree', id)
+        remember(id, o.body)
+        bodies.set(id, o.body)
+      }
       const next: string[] = []
-      const visit = async (sub: string, kind: number) => {
-        if (kind === TREE) { add(sub, 'tree'); next.push(sub); return }
+      let parentPath = ''
+      const visit = async (sub: string, kind: number, name: () => string) => {
+        if (kind === TREE) {
+          const path = `${parentPath}/${name()}`
+          addTree(sub, path)
+          pathOf.set(sub, path)
+          next.push(sub)
+          return
+        }
         if (verify && !(await store.has(sub))) throw new MissingObjectError('blob', sub)
         add(sub, 'blob')
       }
       for (const id of frontier) {
-        const o = await readObject(store, id, 'tree')
-        if (o.type !== 'tree') throw new MissingObjectError('tree', id)
-        remember(id, o.body)
-        const scan = scanTree(o.body, sentBytes)
+        parentPath = pathOf.get(id) ?? ''
+        pathOf.delete(id)
+        const body = bodies.get(id)!
+        bodies.delete(id)
+        const scan = scanTree(body, sentBytes)
         if (scan !== undefined) {
-          const { ids, kinds } = scan
+          const { ids, kinds, names } = scan
           for (let k = 0; k < ids.length; k++) {
             const sub = ids[k]
             if (sub === undefined || kinds[k] === GITLINK || sent.has(sub)) continue
-            await visit(sub, kinds[k])
+            const from = names[k]
+            await visit(sub, kinds[k], () => latin1.decode(body.subarray(from, body.indexOf(0, from))))
           }
         } else {
-          for (const e of decodeTree(o.body)) {
+          for (const e of decodeTree(body)) {
             if (e.mode === '160000' || sent.has(e.id)) continue
-            await visit(e.id, e.mode === MODE_TREE ? TREE : BLOB)
+            await visit(e.id, e.mode === MODE_TREE ? TREE : BLOB, () => e.name)
           }
         }
       }
@@ -454,7 +490,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     const roots: string[] = []
     for (const id of commits) roots.push((await commitOf(reader, id)).tree)
     await walkLevels(roots)
-  } else for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees)
+  } else for (const id of commits) await walkTree((await commitOf(reader, id)).tree, boundaryTrees, '')
   for (const t of wantTrees) await walkTree(t, [])
   opts.onProgress?.(out.length)
   return { objects: out, commits }
