@@ -80,24 +80,28 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   return out
 }
 
-function pushSize(out: number[], n: number): void {
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
-  out.push(n)
+/** Write `n` as a little-endian base-128 number at `out[p]`; returns the position after it. */
+function putSize(out: Uint8Array, p: number, n: number): number {
+  while (n >= 0x80) { out[p++] = (n % 0x80) | 0x80; n = Math.floor(n / 0x80) }
+  out[p++] = n
+  return p
 }
 
-function pushCopy(out: number[], off: number, size: number): void {
+/** Copy instructions for `size` bytes of the base at `off`, at `out[p]`; returns the position after them. */
+function putCopy(out: Uint8Array, p: number, off: number, size: number): number {
   // Chunks of at most 0xffff bytes keep every copy within Git's oldest readers' limits.
   while (size > 0) {
     const n = Math.min(size, 0xffff)
-    const at = out.length
+    const at = p++
     let op = 0x80
-    out.push(0)
-    for (let k = 0; k < 4; k++) { const b = Math.floor(off / 2 ** (8 * k)) & 0xff; if (b) { op |= 1 << k; out.push(b) } }
-    for (let k = 0; k < 2; k++) { const b = (n >> (8 * k)) & 0xff; if (b) { op |= 0x10 << k; out.push(b) } }
+    for (let k = 0; k < 4; k++) { const b = Math.floor(off / 2 ** (8 * k)) & 0xff; if (b) { op |= 1 << k; out[p++] = b } }
+    if (n & 0xff) { op |= 0x10; out[p++] = n & 0xff }
+    if (n >> 8) { op |= 0x20; out[p++] = n >> 8 }
     out[at] = op
     off += n
     size -= n
   }
+  return p
 }
 
 /**
@@ -111,15 +115,18 @@ export function prefixSuffixDelta(base: Uint8Array, target: Uint8Array): Uint8Ar
   while (pre < limit && base[pre] === target[pre]) pre++
   let suf = 0
   while (suf < limit - pre && base[base.length - 1 - suf] === target[target.length - 1 - suf]) suf++
-  const out: number[] = []
-  pushSize(out, base.length)
-  pushSize(out, target.length)
-  pushCopy(out, 0, pre)
+  const mid = target.length - suf - pre
+  // Sizes (at most 8 bytes each), copies (at most 7 bytes per 0xffff), inserts (1 byte per 127).
+  const out = new Uint8Array(16 + 7 * (Math.ceil(pre / 0xffff) + Math.ceil(suf / 0xffff)) + mid + Math.ceil(mid / 127))
+  let p = putSize(out, 0, base.length)
+  p = putSize(out, p, target.length)
+  p = putCopy(out, p, 0, pre)
   for (let i = pre; i < target.length - suf; i += 127) {
     const n = Math.min(127, target.length - suf - i)
-    out.push(n)
-    for (let k = 0; k < n; k++) out.push(target[i + k])
+    out[p++] = n
+    out.set(target.subarray(i, i + n), p)
+    p += n
   }
-  pushCopy(out, base.length - suf, suf)
-  return Uint8Array.from(out)
+  p = putCopy(out, p, base.length - suf, suf)
+  return out.subarray(0, p)
 }

@@ -149,14 +149,15 @@ function writeStored(w: ChunkWriter, body: Uint8Array): void {
 export async function* packStream(store: ObjectStore, objects: readonly WalkedObject[], opts: PackStreamOptions): AsyncGenerator<Uint8Array> {
   const w = new ChunkWriter(opts.sideband)
   const cache = opts.cache
-  // Trees the walk named as delta bases: how many entries still want each, and once written, where it is,
-  // its body and the length of its delta chain. A base is dropped once its last user is written.
-  const uses = new Map<string, number>()
-  for (const o of objects) if (o.base !== undefined) uses.set(o.base, (uses.get(o.base) ?? 0) + 1)
-  const bases = new Map<string, { offset: number; body: Uint8Array; depth: number }>()
+  // Trees the walk named as delta bases (each the base of one later entry): once written, where it is, its
+  // body and the length of its delta chain, until its user is written.
+  const isBase = new Uint8Array(objects.length)
+  for (const o of objects) if (o.base !== undefined && o.base >= 0 && o.base < objects.length) isBase[o.base] = 1
+  const bases = new Map<number, { offset: number; body: Uint8Array; depth: number }>()
   let deltas = 0
   w.write(encodePackHeader(objects.length))
-  for (const { id, type, base } of objects) {
+  for (let i = 0; i < objects.length; i++) {
+    const { id, type, base } = objects[i]
     let body = cache?.get(id)
     if (body !== undefined) cache!.delete(id)
     else {
@@ -173,16 +174,13 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
       // Worth it only when much smaller; Git refuses deltas under 4 bytes.
       if (d.length >= 4 && 2 * d.length < body.length) { delta = d; depth = b.depth + 1 }
     }
-    if (base !== undefined) {
-      const left = uses.get(base)! - 1
-      if (left === 0) { uses.delete(base); bases.delete(base) } else uses.set(base, left)
-    }
+    if (b !== undefined) bases.delete(base!)
     if (delta !== undefined) {
       deltas++
       w.write(encodeEntryHeader(OBJ_OFS_DELTA, delta.length))
       w.write(encodeOfsDistance(at - b!.offset))
     } else w.write(encodeEntryHeader(TYPE_CODE[type], body.length))
-    if (uses.has(id) && !bases.has(id)) bases.set(id, { offset: at, body, depth })
+    if (isBase[i] === 1) bases.set(i, { offset: at, body, depth })
     const data = delta ?? body
     if (data.length < STORE_BELOW) writeStored(w, data)
     else w.write(deflate(data, opts.level))
