@@ -11,16 +11,14 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { Repo, levelBackend } from '../src/index.js'
 import { assertComplete } from './helpers/complete.js'
+import { CHROMIUM, launchChromium, openPage, servePage } from './helpers/chromium.js'
 
 type Larix = typeof import('../src/browser/index.js')
 interface Bundle { path: string; bytes: number; inputs: string[] }
@@ -38,7 +36,6 @@ interface PageGlobals {
   watch: import('../src/browser/index.js').RemoteWatch
 }
 
-const CHROMIUM = '/usr/bin/chromium'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..') // dist/test → project root
 const BIN = join(root, 'bin', 'larix.js')
 const RW = 'rw-token-for-the-page-0001'
@@ -100,29 +97,9 @@ before(async () => {
   const outdir = join(tmp, 'web')
   bundle = (await build.buildBrowser({ outdir, entries: { larix: 'dist/src/browser/index.js' } })).larix
   const html = await readFile(join(root, 'test', 'browser', 'sync.html'))
-  server = createServer((req, res) => {
-    const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1)
-    const send = (status: number, type: string, body: Uint8Array | string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
-    }
-    if (name === '' || name === 'sync.html') return send(200, 'text/html; charset=utf-8', html)
-    if (name !== 'larix.js' && name !== 'larix.js.map') return send(404, 'text/plain', 'not found')
-    readFile(join(outdir, name)).then(
-      body => send(200, name.endsWith('.map') ? 'application/json' : 'text/javascript; charset=utf-8', body),
-      () => send(404, 'text/plain', 'not found'),
-    )
-  })
-  await new Promise<void>((ok, fail) => { server!.once('error', fail).listen(0, '127.0.0.1', ok) })
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 20_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  })
-  page = await browser.newPage()
-  page.on('pageerror', e => pageErrors.push(`page error: ${e.stack ?? e.message}`))
-  page.on('console', m => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`) })
-  await page.goto(`${origin}/`)
+  ;({ server, origin } = await servePage(html, outdir, 'sync.html'))
+  browser = await launchChromium()
+  page = await openPage(browser, `${origin}/`, pageErrors)
   await page.waitForFunction(() => (globalThis as unknown as { larix?: unknown }).larix !== undefined, undefined, { timeout: 10_000 })
 })
 

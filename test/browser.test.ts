@@ -6,16 +6,14 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { chromium } from 'playwright-core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { Repo, json, memoryBackend, msgpack } from '../src/index.js'
 import { backendCases } from './backend-suite.js'
+import { CHROMIUM, launchChromium, openPage, servePage } from './helpers/chromium.js'
 import { scenarioOptions, summarize, writeHistory } from './browser/scenario.js'
 import type { Summary } from './browser/scenario.js'
 import { installProbes, openTabs, startAt } from './browser/tabs.js'
@@ -30,7 +28,6 @@ interface BuildModule {
 }
 interface CaseResult { name: string; ok: boolean; error?: string }
 
-const CHROMIUM = '/usr/bin/chromium'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..') // dist/test → project root
 const DB = 'larix-browser-test'
 
@@ -53,30 +50,9 @@ before(async () => {
     ...await build.buildBrowser({ outdir, entries: { entry: 'dist/test/browser/entry.js' }, minify: false }),
   }
   const html = await readFile(join(root, 'test', 'browser', 'index.html'))
-  const dir = outdir
-  server = createServer((req, res) => {
-    const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1)
-    const send = (status: number, type: string, body: Uint8Array | string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
-    }
-    if (name === '' || name === 'index.html') return send(200, 'text/html; charset=utf-8', html)
-    if (!/^[\w-]+\.js(\.map)?$/.test(name)) return send(404, 'text/plain', 'not found')
-    readFile(join(dir, name)).then(
-      body => send(200, name.endsWith('.map') ? 'application/json' : 'text/javascript; charset=utf-8', body),
-      () => send(404, 'text/plain', 'not found'),
-    )
-  })
-  await new Promise<void>((ok, fail) => { server!.once('error', fail).listen(0, '127.0.0.1', ok) })
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 20_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  })
-  page = await browser.newPage()
-  page.on('pageerror', e => pageErrors.push(`page error: ${e.stack ?? e.message}`))
-  page.on('console', m => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`) })
-  await page.goto(`${origin}/`)
+  ;({ server, origin } = await servePage(html, outdir, 'index.html'))
+  browser = await launchChromium()
+  page = await openPage(browser, `${origin}/`, pageErrors)
 })
 
 after(async () => {
