@@ -1,9 +1,11 @@
-// `git http-backend` as a CGI behind node:http on 127.0.0.1 (a free port): the smart-HTTP peer of the clone
-// bench (issue 4's rows) and of test/client.test.ts. Serves every repository under `root`.
+// Real Git peers on 127.0.0.1, shared by the benches and test/client.test.ts: `git http-backend` as a CGI
+// behind node:http (the smart-HTTP peer), and `git daemon` (the git:// peer). Each serves every repository
+// under `root`.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { Server, ServerResponse } from 'node:http'
+import { connect, createServer as createNetServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 
 export interface Peer { url: string; close(): Promise<void> }
@@ -66,4 +68,44 @@ export function listen<T extends object>(server: Server, info: (port: number) =>
       close: () => new Promise<void>(done => { server.closeAllConnections(); server.close(() => done()) }),
     } as Peer & T)
   }))
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)) })
+  })
+}
+
+/**
+ * `git daemon` on 127.0.0.1 serving every repository under `root` (pushes too with `receivePack`); resolves
+ * once it accepts connections. The git:// peer of test/client.test.ts and of the replication bench.
+ */
+export async function gitDaemon(root: string, env: NodeJS.ProcessEnv, opts: { receivePack?: boolean } = {}): Promise<Peer> {
+  const port = await freePort()
+  const child = spawn('git', [
+    'daemon', '--reuseaddr', `--base-path=${root}`, '--export-all', '--informative-errors',
+    ...(opts.receivePack ? ['--enable=receive-pack'] : []), `--port=${port}`, '--listen=127.0.0.1', root,
+  ], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  child.stderr!.resume()
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>(resolve => {
+      const s = connect(port, '127.0.0.1')
+      s.on('connect', () => { s.destroy(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (up) break
+    if (i > 200 || child.exitCode !== null) throw new Error('git daemon did not start')
+    await new Promise(r => setTimeout(r, 25))
+  }
+  return {
+    url: `git://127.0.0.1:${port}`,
+    close: () => new Promise<void>(resolve => {
+      if (child.exitCode !== null) { resolve(); return }
+      child.once('exit', () => resolve())
+      child.kill()
+    }),
+  }
 }

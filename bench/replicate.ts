@@ -11,11 +11,9 @@
 // Each replica runs in its own Node process (a child forked from this file with `--replica`), as in a real
 // deployment; `lag` can also run both in this one process, for comparison (`mode: 'in-process'`).
 // Times across processes are wall-clock (performance.timeOrigin + performance.now()), same machine.
-import { fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { cp } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fetch as larixFetch, levelBackend, Repo, startReplication, startServer } from '../src/index.js'
@@ -25,6 +23,7 @@ import { makeDataSet } from './data.js'
 import type { DataSet } from './data.js'
 import type { Pki } from '../test/pki.js'
 import { cleanup, git, median, run, tempDir } from './measure.js'
+import { gitDaemon } from './http-backend.js'
 
 const AUTHOR = 'Bench <bench@example.org>'
 /** The PEM texts a replica needs (sent over IPC). */
@@ -292,41 +291,6 @@ export interface CatchUpFigures {
   gitTunedMs: number
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)) })
-  })
-}
-
-async function gitDaemon(root: string, home: string): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort()
-  const proc = spawn('git', ['daemon', '--export-all', `--base-path=${root}`, `--port=${port}`, '--listen=127.0.0.1', '--reuseaddr', '--informative-errors', root], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' },
-  })
-  proc.stderr!.resume()
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>(resolve => {
-      const s = connect(port, '127.0.0.1')
-      s.on('connect', () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (up) break
-    if (i > 200 || proc.exitCode !== null) throw new Error('git daemon did not start')
-    await new Promise(r => setTimeout(r, 25))
-  }
-  return {
-    url: `git://127.0.0.1:${port}`,
-    close: () => new Promise<void>(resolve => {
-      if (proc.exitCode !== null) { resolve(); return }
-      proc.once('exit', () => resolve())
-      proc.kill()
-    }),
-  }
-}
-
 /** A with `commits` commits that B (and a git repo) lack on top of a common base; `runs` catch-ups each way. */
 export async function catchUpBench(pki: Pki, home: string, commits: number, runs: number, log: (s: string) => void): Promise<CatchUpFigures[]> {
   const root = await tempDir('catchup')
@@ -347,7 +311,7 @@ export async function catchUpBench(pki: Pki, home: string, commits: number, runs
     await git(['clone', '-q', '--bare', urls.git, join(root, 'srv', 'a.git')], root, home)
     if ((await git(['rev-parse', 'main'], join(root, 'srv', 'a.git'), home)) !== tip.id) throw new Error('catch-up: git\'s copy of A has another head')
     if ((await git(['rev-parse', 'main'], join(root, 'git-base.git'), home)) !== baseB.head.id) throw new Error('catch-up: the git base is not the larix base')
-    daemon = await gitDaemon(join(root, 'srv'), home)
+    daemon = await gitDaemon(join(root, 'srv'), { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' })
     for (let r = 0; r < runs; r++) {
       // larix: a copy of B's base store, in its own process.
       const dirB = join(root, `b-${r}`)

@@ -7,12 +7,10 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { connect, createServer as createTcpServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { httpBackend as sharedHttpBackend, listen } from '../bench/http-backend.js'
+import { freePort, gitDaemon, httpBackend as sharedHttpBackend, listen } from '../bench/http-backend.js'
 import type { Peer } from '../bench/http-backend.js'
 import { Repo, gitBackend, levelBackend, memoryBackend, LarixError } from '../src/index.js'
 import type { Backend } from '../src/index.js'
@@ -42,41 +40,6 @@ function git(cwd: string, args: string[], input?: string | Uint8Array): string {
 /** `git http-backend` as a CGI behind node:http, serving every repository under `root` (bench/http-backend.ts). */
 function httpBackend(root: string): Promise<Peer & { protocols: string[] }> {
   return sharedHttpBackend(root, ENV)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createTcpServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)) })
-  })
-}
-
-/** `git daemon` serving every repository under `root`, push included; resolves once it accepts connections. */
-async function gitDaemon(root: string): Promise<Peer> {
-  const port = await freePort()
-  const child = spawn('git', [
-    'daemon', '--reuseaddr', `--base-path=${root}`, '--export-all', '--enable=receive-pack', `--port=${port}`, '--listen=127.0.0.1', root,
-  ], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] })
-  child.stderr!.resume()
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>(resolve => {
-      const s = connect(port, '127.0.0.1')
-      s.on('connect', () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (up) break
-    if (i > 200) throw new Error('git daemon did not start')
-    await new Promise(r => setTimeout(r, 25))
-  }
-  return {
-    url: `git://127.0.0.1:${port}`,
-    close: () => new Promise<void>(resolve => {
-      if (child.exitCode !== null) { resolve(); return }
-      child.on('exit', () => resolve())
-      child.kill()
-    }),
-  }
 }
 
 // -------------------------------------------------------------------------------------- repositories
@@ -178,7 +141,7 @@ let big: string
 
 before(async () => {
   http = await httpBackend(serveRoot)
-  daemon = await gitDaemon(serveRoot)
+  daemon = await gitDaemon(serveRoot, ENV, { receivePack: true })
   big = bareRepo('big.git', history(1200))
 })
 
