@@ -11,10 +11,13 @@
 //   node dist/bench/clone.js child-clone URL DIR   clone URL into a level store at DIR, print {objects, maxRssKiB}
 //   node dist/bench/clone.js child-serve DIR       serve the level store at DIR, print {url}; on stdin's end
 //                                                  stop and print {maxRssKiB}
+// and, alone, rows 6 and 7 without the rest of `npm run bench`:
+//   node dist/bench/clone.js bench [--runs N] [--no-iso] [--markdown]
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import * as iso from 'isomorphic-git'
 import isoHttp from 'isomorphic-git/http/node'
 import { Repo, levelBackend } from '../src/index.js'
@@ -255,7 +258,7 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
     ['reads, cold', r => 1 / r.coldMs, 'x'],
     ['reads, warm', r => 1 / r.warmMs, 'x'],
   ]
-  for (const [name, speed] of pairs) {
+  for (const [name, speed] of level.length ? pairs : []) {
     const lv = median(level.map(speed)), gt = median(gitStore.map(speed))
     rows.push([`8. gitBackend vs level: ${name} (issue 2's row)`, `git ${ratio(gt, lv)} of level`, '-', ratio(gt, lv), '≥ 0.33x (within 3x)', met(gt >= lv / 3)])
   }
@@ -299,6 +302,22 @@ async function childMain(mode: string, args: string[]): Promise<void> {
     await running.close()
     await repo.close()
     process.stdout.write(JSON.stringify({ maxRssKiB: peakRssKiB() }) + '\n')
+    return
+  }
+  if (mode === 'bench') {
+    const { values } = parseArgs({ args, options: { runs: { type: 'string', default: '3' }, 'no-iso': { type: 'boolean', default: false }, markdown: { type: 'boolean', default: false } } })
+    const runs = Number(values.runs)
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number >= 1, got ${values.runs}`)
+    const home = await tempDir('home'), dir = await tempDir('clone')
+    try {
+      const f = await cloneBench(dir, home, runs, s => process.stderr.write(s + '\n'), { commits: 5000, iso: !values['no-iso'] })
+      process.stderr.write(`row 6 larix ms: ${f.larixMs.map(Math.round).join(' ')}; git ms: ${f.gitMs.map(Math.round).join(' ')}\n`)
+      process.stderr.write(`row 7 from larix ms: ${f.fromLarixMs.map(Math.round).join(' ')}; from http-backend ms: ${f.fromHttpBackendMs.map(Math.round).join(' ')}\n`)
+      process.stdout.write(cloneTable(f, [], [], values.markdown ? 'markdown' : 'text') + '\n')
+    } finally {
+      await cleanup(dir)
+      await cleanup(home)
+    }
     return
   }
   throw new Error(`unknown mode ${mode}`)
