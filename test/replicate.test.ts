@@ -344,6 +344,90 @@ test('branches: all replicates every branch both ways and creates the missing on
   }
 })
 
+test('a branch deleted on either side is deleted on the other; deleted on both, its tracking ref goes', async () => {
+  const a = await replica(), b = await replica()
+  await a.repo.branch('main').set('docs/x', 1)
+  await a.repo.branch('gone-here').set('docs/y', 2)
+  await a.repo.branch('gone-there').set('docs/z', 3)
+  await a.repo.branch('gone-both').set('docs/w', 4)
+  const rep = replicate(a.repo, { peers: [{ url: b.url, name: 'bee' }], auto: false })
+  const results = new Map<string, unknown>()
+  rep.on('sync', ev => { for (const r of ev.branches) results.set(r.branch, { merge: r.merge, push: r.push }) })
+  try {
+    await rep.syncNow()
+    assert.deepEqual(await b.repo.branches(), ['gone-both', 'gone-here', 'gone-there', 'main'])
+    assert.equal(await a.repo.deleteBranch('gone-here'), true)
+    assert.equal(await b.repo.deleteBranch('gone-there'), true)
+    assert.equal(await a.repo.deleteBranch('gone-both'), true)
+    assert.equal(await b.repo.deleteBranch('gone-both'), true)
+    const [s] = await rep.syncNow()
+    assert.equal(s.healthy, true, JSON.stringify(s.lastError))
+    assert.deepEqual(await a.repo.branches(), ['main'])
+    assert.deepEqual(await b.repo.branches(), ['main'])
+    assert.deepEqual(results.get('gone-here'), { merge: 'none', push: 'deleted' })
+    assert.deepEqual(results.get('gone-there'), { merge: 'deleted', push: 'none' })
+    assert.deepEqual((await a.backend.refs.list('refs/remotes/bee/')).map(r => r.name), ['refs/remotes/bee/main'])
+    // The commits stay in both stores: a deletion only removes the name.
+    assert.equal(await a.repo.backend.objects.has((await b.backend.refs.get('refs/heads/main'))!), true)
+    // Nothing left to do: a further sync changes nothing.
+    await rep.syncNow()
+    assert.deepEqual(await a.repo.branches(), ['main'])
+    assert.deepEqual(await b.repo.branches(), ['main'])
+  } finally {
+    await rep.stop()
+    await closeAll(a, b)
+  }
+})
+
+test('a branch deleted on one side and written on the other comes back on both with the new commit', async () => {
+  const a = await replica(), b = await replica()
+  await a.repo.branch('main').set('docs/x', 1)
+  await a.repo.branch('f1').set('docs/y', 1)
+  await a.repo.branch('f2').set('docs/y', 1)
+  const rep = replicate(a.repo, { peers: [{ url: b.url, name: 'bee' }], branches: ['main', 'f1', 'f2'], auto: false })
+  try {
+    await rep.syncNow()
+    // f1: deleted here, written there. f2: written here, deleted there.
+    await a.repo.deleteBranch('f1')
+    await b.repo.branch('f1').set('docs/y', 2)
+    await a.repo.branch('f2').set('docs/y', 3)
+    await b.repo.deleteBranch('f2')
+    const [s] = await rep.syncNow()
+    assert.equal(s.healthy, true, JSON.stringify(s.lastError))
+    for (const r of [a, b]) {
+      assert.equal(await r.repo.branch('f1').get('docs/y'), 2, `${r.name} f1`)
+      assert.equal(await r.repo.branch('f2').get('docs/y'), 3, `${r.name} f2`)
+    }
+    assert.equal(await head(a, 'f1'), await head(b, 'f1'))
+    assert.equal(await head(a, 'f2'), await head(b, 'f2'))
+  } finally {
+    await rep.stop()
+    await closeAll(a, b)
+  }
+})
+
+test('a branch deleted while the replicator was stopped is deleted on the peer when it starts again', async () => {
+  const dir = fresh()
+  const a = await replica('level', dir), b = await replica()
+  await a.repo.branch('main').set('docs/x', 1)
+  await a.repo.branch('temp').set('docs/t', 1)
+  let rep = replicate(a.repo, { peers: [{ url: b.url, name: 'bee' }], auto: false })
+  await rep.syncNow()
+  await rep.stop()
+  assert.deepEqual(await b.repo.branches(), ['main', 'temp'])
+  await a.repo.deleteBranch('temp')
+  // Started again with its wake-ups on: the tracking refs say the peer still has temp as it was.
+  rep = replicate(a.repo, { peers: [{ url: b.url, name: 'bee' }], watchRemote: false, pollMs: 0 })
+  try {
+    await waitFor('B to lose temp', async () => (await b.repo.branches()).join() === 'main')
+    await rep.whenIdle()
+    assert.deepEqual(await a.repo.branches(), ['main'])
+  } finally {
+    await rep.stop()
+    await closeAll(a, b)
+  }
+})
+
 test('bad options are refused with LARIX_BAD_ARGUMENT', async () => {
   const repo = await Repo.open({ backend: memoryBackend() })
   const bad = (o: object, re: RegExp) => assert.throws(() => replicate(repo, o as never), (e: { code?: string; message: string }) => e.code === 'LARIX_BAD_ARGUMENT' && re.test(e.message))

@@ -256,12 +256,15 @@ export class Repo<V = unknown> {
     return target
   }
 
-  /** Delete a branch (its commits stay in the store). */
-  async deleteBranch(name: string): Promise<boolean> {
+  /**
+   * Delete a branch (its commits stay in the store). With `expected`, only if the branch still points there
+   * (compare-and-set). Returns whether it was deleted.
+   */
+  async deleteBranch(name: string, opts: { expected?: string } = {}): Promise<boolean> {
     const ref = branchRef(name)
     return this.lockFor(ref).run(async () => {
       const cur = await this.backend.refs.get(ref)
-      if (cur === undefined) return false
+      if (cur === undefined || (opts.expected !== undefined && cur !== opts.expected)) return false
       return this.backend.refs.cas(ref, cur, undefined)
     })
   }

@@ -17,6 +17,12 @@
 //
 // Resumable: the tracking refs record what was last fetched from each peer, so a replicator started again
 // over the same store knows the lag at once and fetches only what is new (the refs are fetch's "haves").
+//
+// Deleted branches: the tracking ref is the common base of a three-way decision on the branch itself. Deleted
+// here and unchanged there (the peer's head is still the tracking ref): deleted there, by compare-and-set.
+// Deleted there and unchanged here: deleted here. Deleted on one side and moved on the other: the move wins
+// and the branch comes back on both sides (no commit is ever dropped by replication). Without a tracking ref
+// (never synced) nothing is deleted: a branch missing on one side is created there.
 import { BadArgumentError, LarixError } from '../store/errors.js'
 import { Heap } from '../store/history.js'
 import type { Conflict } from '../store/merge/trees.js'
@@ -24,7 +30,7 @@ import { branchRef, refNameProblem } from '../store/refs.js'
 import type { Repo } from '../store/repo.js'
 import { PushRejectedError } from './client/errors.js'
 import { fetch } from './client/fetch.js'
-import { push } from './client/push.js'
+import { deleteRemoteBranch, push } from './client/push.js'
 import { displayUrl, parseRemoteUrl } from './client/remote.js'
 import type { TlsOptions, TransportOptions } from './client/transport.js'
 import { watchRemote } from './transports/watch.js'
@@ -138,8 +144,10 @@ export interface BranchSyncResult {
   branch: string
   /** The peer's head as fetched (undefined: the peer lacks the branch). */
   remote?: string
-  merge: 'none' | 'up-to-date' | 'fast-forward' | 'merged' | 'conflict'
-  push: 'none' | 'created' | 'updated' | 'forced' | 'up-to-date'
+  /** `deleted`: the peer deleted the branch and it had not moved here since, so it was deleted here too. */
+  merge: 'none' | 'up-to-date' | 'fast-forward' | 'merged' | 'conflict' | 'deleted'
+  /** `deleted`: the branch was deleted here and had not moved there since, so it was deleted there too. */
+  push: 'none' | 'created' | 'updated' | 'forced' | 'up-to-date' | 'deleted'
   /** Fetch-merge-push rounds after refused pushes. */
   retries: number
 }
@@ -385,8 +393,8 @@ export function replicate(repo: Repo<any>, opts: ReplicateOptions): Replicator {
   /** Whether some local branch differs from what the peer had when last seen. */
   async function localDiffers(p: Peer): Promise<boolean> {
     for (const b of await branchesOf(p)) {
-      const local = await refs.get(branchRef(b))
-      if (local !== undefined && local !== await refs.get(tracking(p, b))) return true
+      // A branch deleted here that the peer still has (its tracking ref) differs too: the deletion is to send.
+      if (await refs.get(branchRef(b)) !== await refs.get(tracking(p, b))) return true
     }
     return false
   }
@@ -399,6 +407,9 @@ export function replicate(repo: Repo<any>, opts: ReplicateOptions): Replicator {
     const event: SyncEvent = { peer: p.display, id: p.id, branches: [], objects: 0, bytes: 0, at: 0 }
     let conflict: ReplicationError | undefined
     const remoteHeads = new Map<string, string>()
+    // What the peer had at the last sync: the base of the deletion rules (the fetch moves the tracking refs).
+    const before = new Map<string, string>()
+    for (const r of await refs.list(`refs/remotes/${p.id}/`)) before.set(r.name.slice(`refs/remotes/${p.id}/`.length), r.id)
     let want = scope === 'all' ? undefined : [...scope]
     while (want === undefined || want.length > 0) {
       try {
@@ -416,12 +427,46 @@ export function replicate(repo: Repo<any>, opts: ReplicateOptions): Replicator {
         if (want.length === before) throw e
       }
     }
-    const names = scope === 'all' ? [...new Set([...await repo.branches(), ...remoteHeads.keys()])].sort() : [...scope]
+    const names = scope === 'all' ? [...new Set([...await repo.branches(), ...remoteHeads.keys(), ...before.keys()])].sort() : [...scope]
     for (const b of names) {
       const r: BranchSyncResult = { branch: b, merge: 'none', push: 'none', retries: 0 }
-      event.branches.push(r)
       let remote = remoteHeads.get(b)
       if (remote !== undefined) r.remote = remote
+      const base = before.get(b)
+      const local = await refs.get(branchRef(b))
+      if (local === undefined && remote === undefined && base === undefined) continue
+      event.branches.push(r)
+      if (base !== undefined && local === undefined) {
+        if (remote === undefined) {
+          // Deleted on both sides: only the tracking ref is left to go.
+          await refs.cas(tracking(p, b), base, undefined)
+          continue
+        }
+        if (remote === base) {
+          // Deleted here, unchanged there since the last sync: delete it there, if it still has not moved.
+          try {
+            await deleteRemoteBranch(repo, p.url, { ...p.transport, branch: b, expected: base, remote: p.id })
+            r.push = 'deleted'
+            continue
+          } catch (e) {
+            if (!(e instanceof PushRejectedError) || e.data.rejection === 'remote') throw e
+          }
+          // It moved meanwhile: the move wins, the branch comes back here (below).
+          const f = await fetch(repo, p.url, { ...p.transport, remote: p.id, tags: false, refs: [b] })
+          event.objects += f.objects
+          event.bytes += f.bytes
+          remote = f.refs[0]!.id
+          r.remote = remote
+        }
+      }
+      if (base !== undefined && remote === undefined && local === base) {
+        // Deleted there, unchanged here since the last sync: delete it here, unless it moves right now.
+        if (await repo.deleteBranch(b, { expected: local })) {
+          await refs.cas(tracking(p, b), base, undefined)
+          r.merge = 'deleted'
+          continue
+        }
+      }
       const branch = repo.branch(b)
       const mergeIn = async (id: string): Promise<boolean> => {
         const m = await branch.merge(id, { message: mergeMessage(p, b) })
@@ -546,7 +591,9 @@ export function replicate(repo: Repo<any>, opts: ReplicateOptions): Replicator {
             if (stopped || typeof ev?.branch !== 'string' || !inScope(ev.branch)) return
             void (async () => {
               // Our own push echoing back: the peer is where we know it is, and so are we.
-              if (ev.commit !== null && ev.commit === await refs.get(tracking(p, ev.branch)) && ev.commit === await refs.get(branchRef(ev.branch))) return
+              // (A deletion echoing back: neither side has the branch, and no tracking ref is left.)
+              if (ev.commit === await refs.get(tracking(p, ev.branch)) && ev.commit === await refs.get(branchRef(ev.branch))) return
+              if (ev.commit === null && await refs.get(tracking(p, ev.branch)) === undefined && await refs.get(branchRef(ev.branch)) === undefined) return
               request(p, 'force')
             })().catch(() => request(p, 'force'))
           },

@@ -193,3 +193,53 @@ async function moveTrackingRef(repo: Repo<unknown>, ref: string, id: string): Pr
   if (cur !== id) await repo.backend.refs.cas(ref, cur, id)
 }
 
+
+export interface DeleteRemoteBranchOptions extends TransportOptions {
+  /** The remote branch to delete. */
+  branch: string
+  /** Delete it only if it is still here (compare-and-set); a remote that moved refuses (LARIX_PUSH_REJECTED, `stale`). */
+  expected: string
+  /** The name under `refs/remotes/` whose tracking ref goes with the branch (default `origin`). */
+  remote?: string
+}
+
+/**
+ * Delete a remote branch by compare-and-set: the remote deletes it only if it still points at `expected`.
+ * Returns false when the remote has no such branch (nothing to do). The tracking ref goes too.
+ * @example await deleteRemoteBranch(repo, 'http://127.0.0.1:8080/', { branch: 'old', expected: id })
+ */
+export async function deleteRemoteBranch(repo: Repo<unknown>, url: string, opts: DeleteRemoteBranchOptions): Promise<boolean> {
+  const remoteRef = branchRef(opts.branch)
+  const remote = opts.remote ?? 'origin'
+  checkRemoteName(remote)
+  const session = await openSession(url, 'git-receive-pack', { ...opts, protocolVersion: 0 })
+  try {
+    const adv = session.advertisement
+    if (adv.version === 2) throw new ProtocolError('receive-pack answered with protocol v2, which has no push')
+    const current = adv.refs.find(r => r.name === remoteRef)?.id
+    const dropTracking = async () => {
+      const ref = localRefFor(remoteRef, remote)
+      const cur = await repo.backend.refs.get(ref)
+      if (cur !== undefined) await repo.backend.refs.cas(ref, cur, undefined)
+    }
+    if (current === undefined) { await dropTracking(); return false }
+    if (current !== opts.expected) throw rejection(remoteRef, 'stale', 'stale info', current, ZERO_ID)
+    const caps = adv.capabilities
+    if (!caps.has('delete-refs')) throw new RemoteError(`the remote does not allow deleting branches (no delete-refs capability): delete ${opts.branch} there by hand`)
+    const chosen: string[] = ['delete-refs']
+    const reportStatus = caps.has('report-status')
+    if (reportStatus) chosen.push('report-status')
+    if (caps.has('agent')) chosen.push('agent=' + AGENT)
+    // A delete-only request carries no pack (gitprotocol-pack(5)).
+    const reader = await session.request(formatReceiveRequest({ commands: [{ ref: remoteRef, oldId: current, newId: ZERO_ID }], capabilities: chosen }))
+    try {
+      if (reportStatus) checkStatus(await readReportStatus(reader), remoteRef, current, ZERO_ID)
+    } finally {
+      if (session.stateless) await reader.close().catch(() => {})
+    }
+    await dropTracking()
+    return true
+  } finally {
+    await session.close()
+  }
+}
