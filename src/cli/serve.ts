@@ -4,8 +4,9 @@
 // flight finish, then the store is closed). With no port given, HTTP on DEFAULT_HTTP_PORT. With
 // --tls-cert/--tls-key the HTTP listener is HTTPS (wss://); with --tls-ca both TLS listeners accept only
 // clients whose certificate that CA signed. --token T (repeatable) and LARIX_TOKEN require bearer tokens; a
-// token is never printed. One JSON line per HTTP request goes to stderr. It prints where it listens as soon
-// as it does (a caller may pass port 0 and read it).
+// token is never printed. --cors ORIGIN (repeatable, or *) lets web pages of that origin call it over
+// http(s). One JSON line per HTTP request goes to stderr. It prints where it listens as soon as it does (a
+// caller may pass port 0 and read it).
 import { startServer } from '../platform/node/serve.js'
 import { LarixError } from '../store/index.js'
 import { parseTokenArgument } from '../sync/auth.js'
@@ -55,6 +56,7 @@ async function run(ctx: Context): Promise<Output> {
       ...(tls !== undefined ? { tls, https: http !== undefined } : {}),
       host,
       ...(grants.length > 0 ? { auth: { tokens: grants } } : {}),
+      ...(options.cors.length > 0 ? { cors: options.cors } : {}),
       onLog: entry => process.stderr.write(JSON.stringify(entry) + '\n'),
       onError: e => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), error: { code: (e as LarixError)?.code ?? 'LARIX_INTERNAL', message: `a request failed: ${(e as Error)?.message ?? e}` } }) + '\n'),
     })
@@ -100,6 +102,6 @@ async function run(ctx: Context): Promise<Output> {
 }
 
 export const serve: Command = {
-  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer'], creates: true,
+  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer', 'cors'], creates: true,
   run,
 }

@@ -63,6 +63,8 @@ Options (before or after the command):
   --host H             the address serve listens on (default 127.0.0.1: this machine only)
   --token T            require tokens: read=T, read-write=T or T (read-write); repeatable; also
                        LARIX_TOKEN (serve; HTTP only, with the JSON API under /api/v1 and /healthz)
+  --cors ORIGIN        let web pages of ORIGIN (https://host[:port], or *) call serve over http(s);
+                       repeatable (serve)
   -h, --help           this text
   -V, --version        the version of larix
 

@@ -42,6 +42,8 @@ export interface ServeOptions extends GitServerOptions, GitHttpOptions, ApiOptio
   gitTls?: number
   /** Serve the HTTP listener as HTTPS with `tls` (default false). */
   https?: boolean
+  /** Web origins (`https://app.example.org`, or `*`) whose pages may call the HTTP listener (CORS); default none. */
+  cors?: readonly string[]
   /** WebSocket endpoints `/git` and `/api/v1/watch` on the HTTP listener (default true when it is on). */
   websocket?: boolean | Omit<WebSocketOptions, 'auth' | 'onError'>
 }

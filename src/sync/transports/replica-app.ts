@@ -5,7 +5,7 @@
 // LARIX_SHUTTING_DOWN, and the tracker tells the server when the requests in flight have finished.
 import { Hono } from 'hono'
 import type { Backend } from '../../store/backend.js'
-import { BadPathError } from '../../store/errors.js'
+import { BadArgumentError, BadPathError } from '../../store/errors.js'
 import type { Repo } from '../../store/repo.js'
 import { API_PREFIX, apiApp } from '../api/app.js'
 import type { ApiOptions } from '../api/app.js'
@@ -81,6 +81,36 @@ export interface ReplicaAppOptions extends GitServerOptions, GitHttpOptions, Api
   tracker?: RequestTracker
   /** The Git server to use (a new one over the store otherwise), e.g. to share it with a git:// listener. */
   gitServer?: GitServer
+  /**
+   * Origins whose web pages may call this replica over http(s) (CORS): `https://app.example.org`, or `*` for
+   * any. Default none: pages on other origins can only use the WebSocket endpoints. Tokens still apply.
+   */
+  cors?: readonly string[]
+}
+
+/** Methods and request headers a cross-origin page may use: the JSON API's and smart HTTP's. */
+const CORS_METHODS = 'GET, HEAD, PUT, POST, DELETE'
+const CORS_HEADERS = 'Authorization, Content-Type, Content-Encoding, If-Match, Git-Protocol, Accept'
+const CORS_EXPOSED = `ETag, ${ERROR_CODE_HEADER}, Retry-After`
+
+/**
+ * The allowed origins, checked: each is `*` or `scheme://host[:port]` (what a browser sends in `Origin`).
+ * @example corsOrigins(['https://app.example.org']) // Set { 'https://app.example.org' }
+ */
+export function corsOrigins(list: readonly string[] | undefined): Set<string> {
+  const out = new Set<string>()
+  if (list === undefined) return out
+  if (!Array.isArray(list)) throw new BadArgumentError('cors is a list of origins (https://host[:port], or *)', 'cors')
+  for (const o of list) {
+    if (o === '*') { out.add(o); continue }
+    let url: URL | undefined
+    try { url = typeof o === 'string' ? new URL(o) : undefined } catch { url = undefined }
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== o.replace(/\/$/, '') || url.username || url.password) {
+      throw new BadArgumentError(`bad CORS origin ${JSON.stringify(o)}: give scheme://host[:port], without a path (or * for any origin)`, 'cors')
+    }
+    out.add(url.origin)
+  }
+  return out
 }
 
 function isRepo(x: Repo | Backend): x is Repo {
@@ -101,6 +131,13 @@ export function replicaApp(source: Repo | Backend, options: ReplicaAppOptions = 
   const git = gitHttpApp(gitServer, { ...options, auth })
   const api = isRepo(source) ? apiApp(source, { ...options, auth }) : undefined
   const onLog = options.onLog
+  const origins = corsOrigins(options.cors)
+  /** The Access-Control-Allow-Origin to send to this request, if its origin may call us. */
+  const allowedOrigin = (request: Request): string | undefined => {
+    const origin = request.headers.get('Origin')
+    if (origin === null || origins.size === 0) return undefined
+    return origins.has(origin) ? origin : origins.has('*') ? '*' : undefined
+  }
 
   async function health(): Promise<Response> {
     if (tracker.draining) return jsonResponse({ ok: false, store: backend.name, shuttingDown: true }, 503, { 'Retry-After': '1' })
@@ -138,9 +175,17 @@ export function replicaApp(source: Repo | Backend, options: ReplicaAppOptions = 
       }))
       request = new Request(original.url, { method: original.method, headers: original.headers, body: counted, duplex: 'half' } as RequestInit)
     }
+    const allowOrigin = allowedOrigin(original)
     let response: Response
     try {
-      response = await dispatch(request, c.env, raw)
+      if (allowOrigin !== undefined && original.method === 'OPTIONS' && original.headers.has('Access-Control-Request-Method')) {
+        // A CORS preflight: answered here, never by the Git or API routes.
+        response = new Response(null, { status: 204, headers: {
+          'Access-Control-Allow-Methods': CORS_METHODS, 'Access-Control-Allow-Headers': CORS_HEADERS, 'Access-Control-Max-Age': '600',
+        } })
+      } else {
+        response = await dispatch(request, c.env, raw)
+      }
     } catch (e) {
       response = errorResponse(e, options.onError)
     }
@@ -162,6 +207,11 @@ export function replicaApp(source: Repo | Backend, options: ReplicaAppOptions = 
     }
     const headers = new Headers(response.headers)
     if (tracker.draining) headers.set('Connection', 'close')
+    if (allowOrigin !== undefined) {
+      headers.set('Access-Control-Allow-Origin', allowOrigin)
+      headers.set('Access-Control-Expose-Headers', CORS_EXPOSED)
+    }
+    if (origins.size > 0) headers.append('Vary', 'Origin')
     if (!response.body) {
       finish(false)
       return new Response(null, { status: response.status, headers })
