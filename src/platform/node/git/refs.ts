@@ -457,6 +457,23 @@ export class GitRefStore implements RefStore {
     }
   }
 
+  /** publish(), synchronously: for a process about to exit. */
+  publishSync(name: string, entry: PendingRef, tmpPath: string): void {
+    this.placeSync(name, entry.id, tmpPath)
+    entry.published = true
+    if (this.pending.get(name) === entry) {
+      this.pending.delete(name)
+      this.unlock(entry.lock)
+    }
+  }
+
+  /** Write `id` into the ref `name` (whose lock is held) through a scratch file renamed in place. */
+  private placeSync(name: string, id: string, tmpPath: string): void {
+    writeFileSync(tmpPath, id + '\n')
+    if (this.opts.fsync) { const fd = openSync(tmpPath, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) } }
+    renameSync(tmpPath, this.pathOf(name))
+  }
+
   /**
    * After a crash: the `.lock` files tagged `lockTag` are a dead journal's. Each of its refs gets its last journaled
    * value (`finals`), then the lock is released; a lock with no complete record is just released (that update was
@@ -476,11 +493,7 @@ export class GitRefStore implements RefStore {
         if (content !== lockTag) continue
         const name = child.slice(0, -'.lock'.length)
         const id = finals.get(name)
-        if (id !== undefined) {
-          writeFileSync(tmpPath, id + '\n')
-          if (this.opts.fsync) { const fd = openSync(tmpPath, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) } }
-          renameSync(tmpPath, join(this.commonDir, name))
-        }
+        if (id !== undefined) this.placeSync(name, id, tmpPath)
         unlinkSync(lockPath)
       }
     }

@@ -45,6 +45,14 @@ function processStart(pid: number): string {
 const selfStart = processStart(process.pid)
 /** The owners of the journals open in this process. */
 const openHere = new Set<string>()
+/** The journals open in this process: if it exits without closing them, they are flushed on the way out. */
+const live = new Set<WriteAhead>()
+let exitHook = false
+function flushAllOnExit(): void {
+  for (const w of live) {
+    try { w.flushSync() } catch { /* the journal stays: the next open replays it */ }
+  }
+}
 
 /** Whether the backend that owns journals named `owner` (`<pid>-<start>-<random>`) may still be running. */
 function ownerAlive(owner: string): boolean {
@@ -141,16 +149,46 @@ export class WriteAhead implements RefJournal {
       const t = /^tmp-([^.]+)$/.exec(name)
       if (t && !ownerAlive(t[1])) try { unlinkSync(join(this.dir, name)) } catch { /* gone */ }
     }
-    // A dead flusher's half-written packs.
-    const packDir = join(this.objects.objectsDir, 'pack')
-    let packFiles: string[] = []
-    try { packFiles = readdirSync(packDir) } catch { /* no packs yet */ }
-    for (const name of packFiles) {
-      const t = /^tmp_(?:pack|idx)_larix-([^_]+)_/.exec(name)
-      if (t && !ownerAlive(t[1])) try { unlinkSync(join(packDir, name)) } catch { /* gone */ }
-    }
+    this.removeTmpPacks(owner => !ownerAlive(owner))
     this.journal = new FileJournal(join(this.dir, `${this.owner}.${this.owner}.journal`), { flags: 'wx+', fsync: this.opts.fsync })
     openHere.add(this.owner)
+    live.add(this)
+    if (!exitHook) { exitHook = true; process.on('exit', flushAllOnExit) }
+  }
+
+  /**
+   * Everything pending, written synchronously (the process is exiting without having closed the backend): the
+   * pending objects as one pack, then the refs. A flush in flight is abandoned: what it wrote is written again.
+   */
+  flushSync(): void {
+    const journal = this.journal
+    if (!journal) return
+    this.objects.takeQueue()
+    const objects = [...this.objects.pending.values()]
+    if (objects.length > 0) this.objects.writePack(objects)
+    for (const [name, entry] of [...this.refs.pending]) this.refs.publishSync(name, entry, this.tmpPath)
+    this.removeTmpPacks(owner => owner === this.owner)
+    this.forget()
+    unlinkSync(journal.path)
+  }
+
+  /** Half-written packs (of a flush cut short) whose writer's owner id passes `whose`. */
+  private removeTmpPacks(whose: (owner: string) => boolean): void {
+    const packDir = join(this.objects.objectsDir, 'pack')
+    let names: string[] = []
+    try { names = readdirSync(packDir) } catch { /* no packs yet */ }
+    for (const name of names) {
+      const t = /^tmp_(?:pack|idx)_larix-([^_]+)_/.exec(name)
+      if (t && whose(t[1])) try { unlinkSync(join(packDir, name)) } catch { /* gone */ }
+    }
+  }
+
+  /** This journal is closed: no longer ours to flush. */
+  private forget(): void {
+    this.journal?.close()
+    this.journal = undefined
+    openHere.delete(this.owner)
+    live.delete(this)
   }
 
   private replay(file: string, tag: string): void {
@@ -257,14 +295,13 @@ export class WriteAhead implements RefJournal {
 
   /** Flush, then remove the journal. If the flush fails, the journal stays for the next open to replay. */
   async close(): Promise<void> {
+    const journal = this.journal
     try {
       await this.drain()
-      this.journal?.close()
-      if (this.journal) unlinkSync(this.journal.path)
+      journal?.close()
+      if (journal) unlinkSync(journal.path)
     } finally {
-      this.journal?.close()
-      this.journal = undefined
-      openHere.delete(this.owner)
+      this.forget()
     }
   }
 }
