@@ -83,14 +83,21 @@ export function gitBackend(dir: string, options: GitBackendOptions = {}): GitBac
       }
       refs.load(layout.gitDir, layout.commonDir)
       const wal = new WriteAhead(objects, refs, { fsync })
-      try { wal.open(layout.commonDir) } catch (e) {
-        objects.unload()
-        if (e instanceof BackendError) throw e
-        throw new BackendError(`cannot replay the journal of the git store at ${layout.commonDir}: ${(e as Error).message}`, 'open', e)
+      try {
+        wal.open(layout.commonDir)
+        ahead = wal
+        objects.journal = objs => wal.store(objs)
+        refs.journal = wal
+      } catch (e) {
+        // A repository we may not write to (another user's, a read-only mount) is still read; writes then take the
+        // classic path, and fail there with the file system's error.
+        const code = (e as NodeJS.ErrnoException)?.code
+        if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') {
+          objects.unload()
+          if (e instanceof BackendError) throw e
+          throw new BackendError(`cannot replay the journal of the git store at ${layout.commonDir}: ${(e as Error).message}`, 'open', e)
+        }
       }
-      ahead = wal
-      objects.journal = objs => wal.store(objs)
-      refs.journal = wal
       gitDir = layout.gitDir
       open = true
     },

@@ -408,7 +408,9 @@ export class GitObjectStore implements ObjectStore {
       let fresh: StoredObject[]
       try { fresh = this.fresh(objects, 'putMany') } catch (e) { this.wrap('putMany', e) }
       if (fresh.length === 0) return
-      if (fresh.length <= this.opts.packThreshold) return this.journal(fresh)
+      if (fresh.length <= this.opts.packThreshold) {
+        try { return await this.journal(fresh) } catch (e) { this.wrap('putMany', e) }
+      }
       try { this.writePack(fresh) } catch (e) { this.wrap('putMany', e) }
       return
     }

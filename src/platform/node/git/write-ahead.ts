@@ -277,14 +277,14 @@ export class WriteAhead implements RefJournal {
     for (let i = 0; i < k; i++) sum += plain[i].size
     while (k < plain.length && plain[k].size <= 2 * sum) sum += plain[k++].size
     const chosen: PackReader[] = plain.slice(0, k)
-    let merged
-    try { merged = mergePacks(chosen) } catch (e) {
-      // A pack removed under us (git gc, another larix) cannot be read whole: try again after the next flush.
-      if (code(e) === 'ENOENT') return
-      throw e
+    try {
+      const merged = mergePacks(chosen)
+      if ('hasDeltas' in merged) { this.unmergeable.add(merged.hasDeltas.path); return }
+      await this.objects.writePackAsync(merged.built, [], chosen, this.tmpTag)
+    } catch {
+      // Merging is an optimisation: the packs stay as they are (and every object in them), and are not tried again.
+      for (const p of chosen) this.unmergeable.add(p.path)
     }
-    if ('hasDeltas' in merged) { this.unmergeable.add(merged.hasDeltas.path); return }
-    await this.objects.writePackAsync(merged.built, [], chosen, this.tmpTag)
   }
 
   /** Wait until everything acknowledged is on disk (refs moved, locks released). */
