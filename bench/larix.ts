@@ -1,10 +1,13 @@
-// larix on its level backend, through the public API only.
+// larix on its level backend (and on gitBackend: row 8), through the public API only.
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { Level } from 'level'
 import { levelBackend, Repo } from '../src/index.js'
 import { gitBackend } from '../src/platform/node/git-backend.js'
 import type { Backend, objects as git } from '../src/index.js'
+import { makeDataSet } from './data.js'
 import type { DataSet, Value } from './data.js'
-import { git as gitCli, timed } from './measure.js'
+import { cleanup, cleanupAll, git as gitCli, median, tempDir, timed } from './measure.js'
 
 /**
  * The level backend, with the distinct ids of the objects it is asked to write collected on the side:
@@ -65,6 +68,8 @@ export interface LarixRun {
   importTree: string
   commitMs: number
   commitObjects: number
+  /** `repo.close()` right after the commits: what a store still had to write (gitBackend flushes its journal then). */
+  closeMs: number
   headTree: string
   coldMs: number
   warmMs: number
@@ -95,7 +100,7 @@ export async function larixRun(ds: DataSet, dir: string, kind: LarixBackendKind 
   })
   const commitObjects = backend.written.size
   const head = (await main.head())!
-  await repo.close()
+  const closed = await timed(() => repo.close())
   const stored = await storedIn(kind, dir)
   if (stored !== importObjects + commitObjects) {
     throw new Error(`larix (${kind}): the store holds ${stored} objects, but ${importObjects} + ${commitObjects} were written`)
@@ -120,7 +125,7 @@ export async function larixRun(ds: DataSet, dir: string, kind: LarixBackendKind 
 
   return {
     importMs: imp.ms, importObjects, importTree: imp.result.commit.tree,
-    commitMs: com.ms, commitObjects, headTree: head.tree,
+    commitMs: com.ms, commitObjects, closeMs: closed.ms, headTree: head.tree,
     coldMs: cold.ms, warmMs: warm.ms,
   }
 }
@@ -131,4 +136,57 @@ function checkReads(got: (Value | undefined)[], ds: DataSet): void {
     const i = ds.readOrder[n]
     if (JSON.stringify(got[n]) !== dec.decode(ds.finalBytes[i])) throw new Error(`larix: wrong value read at ${ds.paths[i]}`)
   }
+}
+
+/**
+ * Row 8 alone: `node dist/bench/larix.js [--runs N]` runs rows 1–3 on level and on gitBackend alternately (the
+ * same data set as `npm run bench`) and prints the medians and the git/level ratios. The commit row is timed
+ * until the last commit is acknowledged, as level's is; "+ close" adds the final `repo.close()` (gitBackend's
+ * last flush).
+ */
+async function standalone(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: '3' } } })
+  const runs = Number(values.runs)
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number >= 1, got ${values.runs}`)
+  const ds = makeDataSet()
+  const K = ds.paths.length, C = ds.updates.length
+  const log = (s: string) => process.stderr.write(s + '\n')
+  log(`row 8 alone: ${runs} run(s) of level and git alternately, ${K} keys, ${C} commits`)
+  { const d = await tempDir('warm'); await larixRun(makeDataSet({ keys: 1000, commits: 100, seed: 7 }), d); await cleanup(d) }
+  const figures: Record<LarixBackendKind, LarixRun[]> = { level: [], git: [] }
+  for (let r = 0; r < runs; r++) {
+    for (const kind of (r % 2 ? ['git', 'level'] : ['level', 'git']) as LarixBackendKind[]) {
+      const d = await tempDir(`larix-${kind}`)
+      const f = await larixRun(ds, d, kind)
+      await cleanup(d)
+      figures[kind].push(f)
+      log(`  run ${r + 1} ${kind}: import ${f.importMs.toFixed(0)} ms, commits ${f.commitMs.toFixed(0)} ms (+ close ${f.closeMs.toFixed(0)} ms), cold ${f.coldMs.toFixed(0)} ms, warm ${f.warmMs.toFixed(0)} ms`)
+    }
+  }
+  const g = figures.git[0], l = figures.level[0]
+  if (g.importTree !== l.importTree || g.headTree !== l.headTree || g.importObjects !== l.importObjects || g.commitObjects !== l.commitObjects) {
+    throw new Error(`gitBackend and level stored different things: trees ${g.importTree} ${g.headTree} vs ${l.importTree} ${l.headTree}`)
+  }
+  const rate = (n: number, ms: number) => (n * 1000) / ms
+  const rows: [string, string, (f: LarixRun) => number][] = [
+    [`1. import ${K} keys`, 'objects/s', f => rate(f.importObjects, f.importMs)],
+    [`2. ${C} single-key commits (until acknowledged)`, 'commits/s', f => rate(C, f.commitMs)],
+    [`2. ${C} single-key commits + close`, 'commits/s', f => rate(C, f.commitMs + f.closeMs)],
+    [`3. read ${K} keys, cold`, 'reads/s', f => rate(K, f.coldMs)],
+    [`3. read ${K} keys, warm`, 'reads/s', f => rate(K, f.warmMs)],
+  ]
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US')
+  process.stdout.write(`median of ${runs} run(s)\n`)
+  for (const [title, unit, fig] of rows) {
+    const gm = median(figures.git.map(fig)), lm = median(figures.level.map(fig))
+    process.stdout.write(`${title}: git ${fmt(gm)} vs level ${fmt(lm)} ${unit}: ${(gm / lm).toFixed(2)}x\n`)
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  standalone(process.argv.slice(2)).catch(async e => {
+    await cleanupAll()
+    process.stderr.write(`larix.js: ${(e as Error).stack ?? e}\n`)
+    process.exit(1)
+  })
 }

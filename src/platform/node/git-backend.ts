@@ -1,5 +1,6 @@
 // The git backend: a larix store inside a real Git repository, readable and writable by the `git` CLI at the same
-// time. Objects are loose files and packs, refs are files under Git's lock-file protocol; see ./git/ for each part.
+// time. Objects are packs (and loose files), refs are files under Git's lock-file protocol; commits are acknowledged
+// once in a write-ahead journal and reach the repository a few milliseconds later (git/write-ahead.ts). See ./git/.
 import { join } from 'node:path'
 import type { Backend } from '../../store/backend.js'
 import { BackendError } from '../../store/errors.js'
@@ -7,6 +8,7 @@ import type { StoredObject } from '../../store/objects.js'
 import { locateRepository } from './git/layout.js'
 import { GitObjectStore } from './git/object-store.js'
 import { GitRefStore } from './git/refs.js'
+import { WriteAhead } from './git/write-ahead.js'
 
 export interface GitBackendOptions {
   /**
@@ -27,6 +29,11 @@ export interface GitBackend extends Backend {
   readonly dir: string
   /** The git directory in use (`<dir>/.git` for a work tree, `dir` for a bare repository); known once open. */
   readonly gitDir: string | undefined
+  /**
+   * Wait until every acknowledged write is in the repository for Git to see (objects in a pack, refs moved, ref
+   * locks released). It happens by itself within milliseconds of a commit; close() does it too.
+   */
+  flush(): Promise<void>
 }
 
 /**
@@ -48,16 +55,21 @@ export function gitBackend(dir: string, options: GitBackendOptions = {}): GitBac
     packThreshold: options.packThreshold ?? 256,
     deltaCacheBytes: options.deltaCacheBytes ?? 32 * 1024 * 1024,
   })
-  const refs = new GitRefStore(guard, { fsync, lockTimeoutMs: options.lockTimeoutMs ?? 100 })
+  const refs = new GitRefStore(guard, { fsync, lockTimeoutMs: options.lockTimeoutMs ?? 100 }, objects)
+  let ahead: WriteAhead | undefined
   return {
     name: 'git',
     dir,
     get gitDir() { return gitDir },
     objects,
     refs,
-    /** Objects are written (and, with `fsync`, synced) while the ref's lock is held, before the ref moves. */
+    /** Objects and the ref update are journaled together under the ref's lock; the objects reach disk before the ref moves. */
     atomicWrite(objs: readonly StoredObject[], ref: { name: string; expected: string | undefined; next: string | undefined }) {
-      return refs.update(ref.name, ref.expected, ref.next, () => objects.write(objs))
+      return refs.update(ref.name, ref.expected, ref.next, objs)
+    },
+    async flush() {
+      guard('flush')
+      await ahead?.drain()
     },
     async open() {
       if (open) return
@@ -70,12 +82,35 @@ export function gitBackend(dir: string, options: GitBackendOptions = {}): GitBac
         throw new BackendError(`cannot read the objects of ${layout.commonDir}: ${(e as Error).message}`, 'open', e)
       }
       refs.load(layout.gitDir, layout.commonDir)
+      const wal = new WriteAhead(objects, refs, { fsync })
+      try {
+        wal.open(layout.commonDir)
+        ahead = wal
+        objects.journal = objs => wal.store(objs)
+        refs.journal = wal
+      } catch (e) {
+        // A repository we may not write to (another user's, a read-only mount) is still read; writes then take the
+        // classic path, and fail there with the file system's error.
+        const code = (e as NodeJS.ErrnoException)?.code
+        if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') {
+          objects.unload()
+          if (e instanceof BackendError) throw e
+          throw new BackendError(`cannot replay the journal of the git store at ${layout.commonDir}: ${(e as Error).message}`, 'open', e)
+        }
+      }
       gitDir = layout.gitDir
       open = true
     },
     async close() {
+      if (!open) return
       open = false
-      objects.unload()
+      // Everything acknowledged goes into the repository first; if that fails, the journal keeps it for the next open.
+      try { await ahead?.close() } finally {
+        ahead = undefined
+        objects.journal = undefined
+        refs.journal = undefined
+        objects.unload()
+      }
     },
   }
 }

@@ -4,6 +4,7 @@ import {
   closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync,
   unlinkSync, writeSync,
 } from 'node:fs'
+import { open as openFile, rename, unlink } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import type { ObjectStore } from '../../../store/backend.js'
 import { toHex, utf8 } from '../../../store/bytes.js'
@@ -13,6 +14,7 @@ import { OBJECT_TYPES } from '../../../store/objects.js'
 import type { GitObject, ObjectType, StoredObject } from '../../../store/objects.js'
 import { applyDelta } from './delta.js'
 import { buildPack, CODE_TYPE, OFS_DELTA } from './pack.js'
+import type { BuiltPack } from './pack.js'
 import { PackIndex } from './pack-index.js'
 import { PackReader } from './pack.js'
 import { zlibDecode, zlibEncode } from './zlib.js'
@@ -48,6 +50,17 @@ export function writeNewFile(path: string, chunks: readonly Uint8Array[], fsync:
     if (fsync) fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** writeNewFile through libuv's threads: the chunks in one write. */
+export async function writeNewFileAsync(path: string, chunks: readonly Uint8Array[], fsync: boolean, mode = 0o444): Promise<void> {
+  const fh = await openFile(path, 'wx', mode)
+  try {
+    await fh.writeFile(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+    if (fsync) await fh.sync()
+  } finally {
+    await fh.close()
   }
 }
 
@@ -170,6 +183,12 @@ export class GitObjectStore implements ObjectStore {
   private dirs: ObjectDir[] = []
   private readonly bases: LRU<string, GitObject>
   private readonly fanouts = new Set<string>()
+  /** Objects acknowledged through the write-ahead journal and not in a pack yet (readable from here until then). */
+  readonly pending = new Map<string, StoredObject>()
+  /** The pending objects no flush has taken yet, in the order they came. */
+  private queue: StoredObject[] = []
+  /** Set by the backend: small batches go to its journal instead of loose files. */
+  journal: ((objects: StoredObject[]) => Promise<void>) | undefined
 
   constructor(private readonly guard: (op: string) => void, private readonly opts: ObjectStoreOptions) {
     this.bases = new LRU(opts.deltaCacheBytes, o => o.body.length + 64)
@@ -188,10 +207,74 @@ export class GitObjectStore implements ObjectStore {
     this.dirs = []
     this.bases.clear()
     this.fanouts.clear()
+    this.pending.clear()
+    this.queue = []
   }
 
   private get primary(): ObjectDir {
     return this.dirs[0]
+  }
+
+  /** The objects/ directory written to. */
+  get objectsDir(): string {
+    return this.primary.path
+  }
+
+  /** The packs of the objects/ directory written to, newest first. */
+  get ownPacks(): readonly PackReader[] {
+    return this.primary.packs
+  }
+
+  /** Make `objects` (already journaled) readable until a flush packs them. */
+  addPending(objects: readonly StoredObject[]): void {
+    for (const o of objects) {
+      if (this.pending.has(o.id)) continue
+      this.pending.set(o.id, o)
+      this.queue.push(o)
+    }
+  }
+
+  /** The pending objects not yet taken by a flush; they stay readable from `pending` until `packed` is called. */
+  takeQueue(): StoredObject[] {
+    const q = this.queue
+    this.queue = []
+    return q
+  }
+
+  /** True while there are journaled objects that no flush has taken. */
+  get queued(): boolean {
+    return this.queue.length > 0
+  }
+
+  /**
+   * `pack` (at `packPath`, index `index`) now holds `objects`: read them from there. With `replaces`, those packs
+   * (merged into this one) are dropped.
+   */
+  packed(objects: readonly StoredObject[], packPath: string, index: Uint8Array, replaces: readonly PackReader[] = []): void {
+    const dir = this.primary
+    if (!dir.packs.some(p => p.path === packPath)) dir.packs.unshift(new PackReader(packPath, new PackIndex(index, packPath.replace(/\.pack$/, '.idx'))))
+    if (replaces.length) {
+      const gone = new Set(replaces)
+      dir.packs = dir.packs.filter(p => !gone.has(p))
+      for (const p of replaces) p.close()
+    }
+    for (const o of objects) if (this.pending.get(o.id) === o) this.pending.delete(o.id)
+  }
+
+  /**
+   * What of `objects` needs storing: distinct, valid ids, neither pending nor in a known pack. Loose copies are
+   * not looked for: a pack may repeat a loose object (Git allows it), and the look costs a system call each.
+   */
+  fresh(objects: readonly StoredObject[], op: string): StoredObject[] {
+    const out: StoredObject[] = []
+    const seen = new Set<string>()
+    for (const o of objects) {
+      if (seen.has(o.id)) continue
+      seen.add(o.id)
+      if (!ID_RE.test(o.id)) throw new BackendError(`not an object id: ${String(o.id).slice(0, 50)}`, op)
+      if (!this.pending.has(o.id) && !this.findPacked(Buffer.from(o.id, 'hex'))) out.push(o)
+    }
+    return out
   }
 
   /** Look for packs that appeared since the last look (git gc, git repack, a fetch by git). */
@@ -267,6 +350,8 @@ export class GitObjectStore implements ObjectStore {
 
   async get(id: string): Promise<GitObject | undefined> {
     this.guard('get')
+    const p = this.pending.get(id)
+    if (p) return { type: p.type, body: p.body }
     if (!ID_RE.test(id)) return undefined
     const raw = Buffer.from(id, 'hex')
     try {
@@ -287,6 +372,7 @@ export class GitObjectStore implements ObjectStore {
 
   async has(id: string): Promise<boolean> {
     this.guard('has')
+    if (this.pending.has(id)) return true
     if (!ID_RE.test(id)) return false
     const raw = Buffer.from(id, 'hex')
     try {
@@ -299,6 +385,7 @@ export class GitObjectStore implements ObjectStore {
     this.guard('findPrefix')
     if (!/^[0-9a-f]{1,40}$/.test(prefix)) return []
     const out = new Set<string>()
+    for (const id of this.pending.keys()) if (id.startsWith(prefix)) out.add(id)
     try {
       this.rescan()
       for (const d of this.dirs) {
@@ -317,6 +404,16 @@ export class GitObjectStore implements ObjectStore {
 
   async putMany(objects: readonly StoredObject[]): Promise<void> {
     this.guard('putMany')
+    if (this.journal) {
+      let fresh: StoredObject[]
+      try { fresh = this.fresh(objects, 'putMany') } catch (e) { this.wrap('putMany', e) }
+      if (fresh.length === 0) return
+      if (fresh.length <= this.opts.packThreshold) {
+        try { return await this.journal(fresh) } catch (e) { this.wrap('putMany', e) }
+      }
+      try { this.writePack(fresh) } catch (e) { this.wrap('putMany', e) }
+      return
+    }
     this.write(objects)
   }
 
@@ -374,25 +471,54 @@ export class GitObjectStore implements ObjectStore {
   }
 
   /** Write `objects` as one pack and its index; both are named only when complete, so Git sees all or nothing. */
-  private writePack(objects: StoredObject[]): void {
+  writePack(objects: StoredObject[]): void {
     const built = buildPack(objects)
-    const dir = join(this.primary.path, 'pack')
-    mkdirSync(dir, { recursive: true })
-    const suffix = tmpSuffix()
-    const tmpPack = join(dir, `tmp_pack_${suffix}`), tmpIdx = join(dir, `tmp_idx_${suffix}`)
-    const packPath = join(dir, `pack-${built.checksum}.pack`), idxPath = join(dir, `pack-${built.checksum}.idx`)
+    const files = this.packFiles(built)
     try {
-      writeNewFile(tmpPack, built.chunks, this.opts.fsync)
-      writeNewFile(tmpIdx, [built.index], this.opts.fsync)
+      writeNewFile(files.tmpPack, built.chunks, this.opts.fsync)
+      writeNewFile(files.tmpIdx, [built.index], this.opts.fsync)
       // The .pack first: Git (and we) only look at packs that have an .idx.
-      if (!existsSync(packPath)) renameSync(tmpPack, packPath)
-      if (!existsSync(idxPath)) renameSync(tmpIdx, idxPath)
+      renameSync(files.tmpPack, files.packPath)
+      renameSync(files.tmpIdx, files.idxPath)
     } finally {
-      for (const t of [tmpPack, tmpIdx]) try { unlinkSync(t) } catch { /* renamed */ }
+      for (const t of [files.tmpPack, files.tmpIdx]) try { unlinkSync(t) } catch { /* renamed */ }
     }
-    if (this.opts.fsync) fsyncDir(dir)
-    if (!this.primary.packs.some(p => p.path === packPath)) {
-      this.primary.packs.unshift(new PackReader(packPath, new PackIndex(built.index, idxPath)))
+    if (this.opts.fsync) fsyncDir(files.dir)
+    this.packed(objects, files.packPath, built.index)
+  }
+
+  /**
+   * writePack without blocking: the files are written by libuv's threads while commits go on. `replaces`: packs
+   * whose objects `built` holds (a consolidation), dropped once it is named, then deleted (the .idx first, so no
+   * reader finds an index without its pack).
+   */
+  async writePackAsync(built: BuiltPack, objects: readonly StoredObject[], replaces: readonly PackReader[] = [], tmpTag?: string): Promise<void> {
+    const files = this.packFiles(built, tmpTag)
+    try {
+      await writeNewFileAsync(files.tmpPack, built.chunks, this.opts.fsync)
+      await writeNewFileAsync(files.tmpIdx, [built.index], this.opts.fsync)
+      await rename(files.tmpPack, files.packPath)
+      await rename(files.tmpIdx, files.idxPath)
+    } catch (e) {
+      for (const t of [files.tmpPack, files.tmpIdx]) await unlink(t).catch(() => {})
+      throw e
+    }
+    if (this.opts.fsync) fsyncDir(files.dir)
+    this.packed(objects, files.packPath, built.index, replaces)
+    for (const old of replaces) {
+      if (old.path === files.packPath) continue
+      for (const f of [old.path.replace(/\.pack$/, '.idx'), old.path]) await unlink(f).catch(() => {})
+    }
+  }
+
+  /** `tmpTag`: names the temporary files (`tmp_pack_<tag>…`), so that a crashed writer's can be told and removed. */
+  private packFiles(built: BuiltPack, tmpTag?: string): { dir: string; tmpPack: string; tmpIdx: string; packPath: string; idxPath: string } {
+    const dir = join(this.primary.path, 'pack')
+    if (!this.fanouts.has(dir)) { mkdirSync(dir, { recursive: true }); this.fanouts.add(dir) }
+    const suffix = tmpTag ? `${tmpTag}${(tmpCounter++).toString(36)}` : tmpSuffix()
+    return {
+      dir, tmpPack: join(dir, `tmp_pack_${suffix}`), tmpIdx: join(dir, `tmp_idx_${suffix}`),
+      packPath: join(dir, `pack-${built.checksum}.pack`), idxPath: join(dir, `pack-${built.checksum}.idx`),
     }
   }
 }

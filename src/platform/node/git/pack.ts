@@ -51,6 +51,18 @@ export class PackReader {
     this.fd = -1
   }
 
+  /** The whole pack file, read through the open descriptor (so even a pack removed meanwhile reads whole). */
+  bytes(): Buffer {
+    const buf = Buffer.allocUnsafe(this.size)
+    let got = 0
+    while (got < buf.length) {
+      const n = readSync(this.fd, buf, got, buf.length - got, got)
+      if (n === 0) throw new CorruptObjectError(`${this.path}: truncated at ${got}`)
+      got += n
+    }
+    return buf
+  }
+
   /** Read and inflate the entry at `offset`. */
   read(offset: number): PackEntry {
     const end = this.index.entryEnd(offset, this.size)
@@ -116,10 +128,7 @@ export function buildPack(objects: readonly StoredObject[]): BuiltPack {
   const hash = createHash('sha1')
   const chunks: Uint8Array[] = []
   const entries: IndexEntry[] = new Array(objects.length)
-  const head = Buffer.alloc(12)
-  head.write('PACK', 0, 'latin1')
-  head.writeUInt32BE(2, 4)
-  head.writeUInt32BE(objects.length, 8)
+  const head = packHeader(objects.length)
   chunks.push(head)
   hash.update(head)
   let offset = 12
@@ -135,7 +144,59 @@ export function buildPack(objects: readonly StoredObject[]): BuiltPack {
     hash.update(z)
     offset += h.length + z.length
   }
+  return finishPack(hash, chunks, entries)
+}
+
+function packHeader(count: number): Buffer {
+  const head = Buffer.alloc(12)
+  head.write('PACK', 0, 'latin1')
+  head.writeUInt32BE(2, 4)
+  head.writeUInt32BE(count, 8)
+  return head
+}
+
+function finishPack(hash: ReturnType<typeof createHash>, chunks: Uint8Array[], entries: IndexEntry[]): BuiltPack {
   const sum = hash.digest()
   chunks.push(sum)
   return { chunks, index: encodePackIndex(entries, sum), checksum: sum.toString('hex') }
+}
+
+/**
+ * One pack holding every object of `packs`, each entry copied as it is stored (no inflating, no recompressing),
+ * an object in several packs once. Only packs of whole objects can be merged this way (a delta's base offset would
+ * move): the first pack that holds a delta is returned instead.
+ */
+export function mergePacks(packs: readonly PackReader[]): { built: BuiltPack } | { hasDeltas: PackReader } {
+  const parts: { data: Buffer; at: number; end: number; id: Uint8Array; crc: number }[] = []
+  const seen = new Set<string>()
+  for (const pack of packs) {
+    const data = pack.bytes()
+    const index = pack.index
+    for (let i = 0; i < index.count; i++) {
+      const at = index.offsetAt(i)
+      const type = (data[at] >> 4) & 7
+      if (!CODE_TYPE[type]) return { hasDeltas: pack }
+      const hex = index.idAt(i)
+      if (seen.has(hex)) continue
+      seen.add(hex)
+      const end = index.entryEnd(at, data.length)
+      const crc = index.crcAt(i) ?? crc32(data.subarray(at, end))
+      parts.push({ data, at, end, id: Buffer.from(hex, 'hex'), crc })
+    }
+  }
+  const hash = createHash('sha1')
+  const head = packHeader(parts.length)
+  const chunks: Uint8Array[] = [head]
+  hash.update(head)
+  const entries: IndexEntry[] = new Array(parts.length)
+  let offset = 12
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]
+    const bytes = p.data.subarray(p.at, p.end)
+    entries[i] = { id: p.id, crc: p.crc, offset }
+    chunks.push(bytes)
+    hash.update(bytes)
+    offset += bytes.length
+  }
+  return { built: finishPack(hash, chunks, entries) }
 }

@@ -1,14 +1,18 @@
 // Refs of a .git directory with Git's own protocol: loose ref files, packed-refs (with peeled `^` lines), symbolic
 // refs (`ref: refs/heads/main`), and updates under `<ref>.lock` files created exclusively, then renamed over the ref.
 import {
-  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync,
+  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync,
+  writeSync,
 } from 'node:fs'
+import { open as openFile, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { RefChange, RefStore } from '../../../store/backend.js'
+import type { StoredObject } from '../../../store/objects.js'
 import { Mutex, Watchers } from '../../../store/backend.js'
 import { BackendError, BadIdError, BadRefError } from '../../../store/errors.js'
 import { refNameProblem } from '../../../store/refs.js'
 import { fsyncDir } from './object-store.js'
+import type { GitObjectStore } from './object-store.js'
 
 const ID_RE = /^[0-9a-f]{40}$/
 /** How recent a change must be for its stat to be untrustworthy as a cache key (timestamps are coarse). */
@@ -46,19 +50,56 @@ type Loose = { kind: 'id'; id: string } | { kind: 'symref'; target: string } | {
 type Held = { fd: number; path: string; held: boolean }
 type Lock = Held | 'busy' | 'conflict'
 
+/**
+ * A ref update acknowledged through the write-ahead journal and not yet on disk. The ref's `.lock` stays held
+ * (tagged as the journal's) until its newest pending value is: no other writer can move the ref meanwhile.
+ */
+export interface PendingRef { id: string; lock: Held; published: boolean }
+
+/** What the ref store needs of the backend's write-ahead journal (git/write-ahead.ts). */
+export interface RefJournal {
+  /** The content of the `.lock` files this journal holds: recovery knows them by it. */
+  readonly lockTag: string
+  /** A scratch file name, in the same file system as the refs, for writing a ref before renaming it in place. */
+  readonly tmpPath: string
+  /** Waits while the journal is too long. */
+  room(): Promise<void>
+  /** Journal `objects` and the ref update (one record, one write), make the objects readable. Throws on failure. */
+  append(objects: readonly StoredObject[], ref: { name: string; id: string } | undefined): void
+  /** Waits until everything journaled is on disk and every lock released. */
+  drain(): Promise<void>
+}
+
+/** Refs kept per work tree (HEAD, bisect, …): written the classic way, never through the journal. */
+function perWorktree(name: string): boolean {
+  return name === 'HEAD' || name.startsWith('refs/bisect/') || name.startsWith('refs/worktree/') || name.startsWith('refs/rewritten/')
+}
+
+function writeAll(fd: number, content: string): void {
+  const buf = Buffer.from(content)
+  let o = 0
+  while (o < buf.length) o += writeSync(fd, buf, o, buf.length - o)
+}
+
 export class GitRefStore implements RefStore {
   readonly watchers = new Watchers<RefChange>()
   private readonly mutex = new Mutex()
   private packedCache: PackedRefs | undefined
   private gitDir = ''
   private commonDir = ''
+  /** Acknowledged updates not on disk yet, by ref name (see PendingRef). */
+  readonly pending = new Map<string, PendingRef>()
+  /** Set by the backend once open: updates go through its journal. */
+  journal: RefJournal | undefined
 
-  constructor(private readonly guard: (op: string) => void, private readonly opts: RefStoreOptions) {}
+  constructor(private readonly guard: (op: string) => void, private readonly opts: RefStoreOptions, private readonly store: GitObjectStore) {}
 
   load(gitDir: string, commonDir: string): void {
     this.gitDir = gitDir
     this.commonDir = commonDir
     this.packedCache = undefined
+    this.pending.clear()
+    this.journal = undefined
   }
 
   private check(name: string): string {
@@ -71,8 +112,7 @@ export class GitRefStore implements RefStore {
 
   /** HEAD (and other per-work-tree refs) live in the git dir; the rest in the common dir (they differ only in linked work trees). */
   private pathOf(name: string): string {
-    const perWorktree = name === 'HEAD' || name.startsWith('refs/bisect/') || name.startsWith('refs/worktree/') || name.startsWith('refs/rewritten/')
-    return join(perWorktree ? this.gitDir : this.commonDir, name)
+    return join(perWorktree(name) ? this.gitDir : this.commonDir, name)
   }
 
   private get packedPath(): string {
@@ -140,6 +180,8 @@ export class GitRefStore implements RefStore {
 
   /** The id `name` points at, following symbolic refs; with the name of the ref that holds the id. */
   private resolve(name: string, depth = 0): { ref: string; id: string | undefined } {
+    const p = this.pending.get(name)
+    if (p) return { ref: name, id: p.id }
     const l = this.readLoose(name)
     if (l.kind === 'id') return { ref: name, id: l.id }
     if (l.kind === 'symref') {
@@ -186,6 +228,8 @@ export class GitRefStore implements RefStore {
         }
       }
       if ('refs/'.startsWith(prefix) || prefix.startsWith('refs/')) walk('refs')
+      // Pending refs may not have a file yet (a new branch).
+      for (const [name, p] of this.pending) if (name.startsWith(prefix)) found.set(name, p.id)
     } catch (e) { this.wrap('list', e) }
     return [...found].sort(([a], [b]) => compareNames(a, b)).map(([name, id]) => ({ name, id }))
   }
@@ -228,9 +272,7 @@ export class GitRefStore implements RefStore {
 
   /** Write `content` into the held lock and rename it over `path`. Afterwards the lock is gone. */
   private commit(l: Held, path: string, content: string): void {
-    const buf = Buffer.from(content)
-    let o = 0
-    while (o < buf.length) o += writeSync(l.fd, buf, o, buf.length - o)
+    writeAll(l.fd, content)
     if (this.opts.fsync) fsyncSync(l.fd)
     closeSync(l.fd)
     l.fd = -1
@@ -320,10 +362,12 @@ export class GitRefStore implements RefStore {
   }
 
   /**
-   * Compare-and-set `name` under Git's lock-file protocol. `beforeMove`, when given, runs once the lock is held
-   * and the ref is known to be `expected`, before the ref moves (atomicWrite stores its objects there).
+   * Compare-and-set `name`, storing `objects` first (atomicWrite). With the journal, the ref's lock is taken (or is
+   * already held), the value checked against the pending or on-disk one, and objects + update go into the journal
+   * in one record; the flusher puts them on disk. Deletions, and refs Git can only keep in packed-refs, take the
+   * classic path once the journal is drained: objects stored, then the ref moved under Git's lock-file protocol.
    */
-  async update(name: string, expected: string | undefined, next: string | undefined, beforeMove?: () => void): Promise<boolean> {
+  async update(name: string, expected: string | undefined, next: string | undefined, objects: readonly StoredObject[] = []): Promise<boolean> {
     this.guard('cas')
     this.check(name)
     if (expected !== undefined && !ID_RE.test(expected)) throw new BadIdError(expected)
@@ -333,12 +377,127 @@ export class GitRefStore implements RefStore {
       try {
         let target = name
         try { target = this.resolve(name).ref } catch { /* a broken ref is replaced as it is */ }
-        const changed = await this.updateLocked(target, expected, next, beforeMove)
+        let changed: false | 'same' | 'moved' | 'classic' = 'classic'
+        if (this.journal && next !== undefined && !perWorktree(target)) changed = await this.updateAhead(target, expected, next, objects)
+        if (changed === 'classic') {
+          if (this.journal && (this.pending.size > 0 || this.store.pending.size > 0)) await this.journal.drain()
+          changed = await this.updateLocked(target, expected, next, objects.length ? () => this.store.write(objects) : undefined)
+        }
         if (changed === false) return false
         if (changed === 'moved') this.watchers.emit({ name: target, old: expected, new: next })
         return true
       } catch (e) { this.wrap('cas', e) }
     })
+  }
+
+  /** The journaled update of `name` (see update); 'classic' when the ref needs the classic path. */
+  private async updateAhead(name: string, expected: string | undefined, next: string, objects: readonly StoredObject[]): Promise<false | 'same' | 'moved' | 'classic'> {
+    const journal = this.journal!
+    await journal.room()
+    const held = this.pending.get(name)
+    if (held) return held.id === expected ? this.journalUpdate(name, held.id, next, objects, held.lock) : false
+    // refs/heads/a pending and refs/heads/a/x asked for (or the reverse): only the classic path can keep both.
+    for (const p of this.pending.keys()) if (p.startsWith(name + '/') || name.startsWith(p + '/')) return 'classic'
+    const l = await this.lock(this.pathOf(name))
+    if (l === 'busy') return false
+    if (l === 'conflict') return 'classic'
+    let kept = false
+    try {
+      // Tag the lock as this journal's before anything is acknowledged under it: recovery takes over exactly those.
+      writeAll(l.fd, journal.lockTag)
+      if (this.opts.fsync) fsyncSync(l.fd)
+      closeSync(l.fd)
+      l.fd = -1
+      const loose = this.readLoose(name)
+      if (loose.kind === 'symref') return false
+      if (loose.kind === 'dir' || this.conflictsInPacked(name)) return 'classic'
+      const cur = loose.kind === 'id' ? loose.id : this.packed().refs.get(name)
+      if (cur !== expected) return false
+      const r = this.journalUpdate(name, cur, next, objects, l)
+      kept = r === 'moved'
+      return r
+    } finally { if (!kept) this.unlock(l) }
+  }
+
+  /** Journal objects + the move of `name` from `cur` (checked) to `next`; the lock `l` stays held while it is pending. */
+  private journalUpdate(name: string, cur: string | undefined, next: string, objects: readonly StoredObject[], l: Held): 'same' | 'moved' {
+    const fresh = objects.length ? this.store.fresh(objects, 'cas') : []
+    if (cur === next) {
+      if (fresh.length) this.journal!.append(fresh, undefined)
+      return 'same'
+    }
+    this.journal!.append(fresh, { name, id: next })
+    this.pending.set(name, { id: next, lock: l, published: false })
+    return 'moved'
+  }
+
+  /** Pending updates not on disk yet, newest value per ref. */
+  unpublished(): [string, PendingRef][] {
+    const out: [string, PendingRef][] = []
+    for (const e of this.pending) if (!e[1].published) out.push(e)
+    return out
+  }
+
+  /**
+   * Put a pending value on disk: written to a scratch file, renamed over the ref while the lock is still held. If no
+   * newer update came meanwhile, the lock is then released. Its objects must be on disk already.
+   */
+  async publish(name: string, entry: PendingRef, tmpPath: string): Promise<void> {
+    const fh = await openFile(tmpPath, 'w', 0o666)
+    try {
+      await fh.writeFile(entry.id + '\n')
+      if (this.opts.fsync) await fh.sync()
+    } finally { await fh.close() }
+    await rename(tmpPath, this.pathOf(name))
+    if (this.opts.fsync) fsyncDir(dirname(this.pathOf(name)))
+    entry.published = true
+    if (this.pending.get(name) === entry) {
+      this.pending.delete(name)
+      this.unlock(entry.lock)
+    }
+  }
+
+  /** publish(), synchronously: for a process about to exit. */
+  publishSync(name: string, entry: PendingRef, tmpPath: string): void {
+    this.placeSync(name, entry.id, tmpPath)
+    entry.published = true
+    if (this.pending.get(name) === entry) {
+      this.pending.delete(name)
+      this.unlock(entry.lock)
+    }
+  }
+
+  /** Write `id` into the ref `name` (whose lock is held) through a scratch file renamed in place. */
+  private placeSync(name: string, id: string, tmpPath: string): void {
+    writeFileSync(tmpPath, id + '\n')
+    if (this.opts.fsync) { const fd = openSync(tmpPath, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) } }
+    renameSync(tmpPath, this.pathOf(name))
+  }
+
+  /**
+   * After a crash: the `.lock` files tagged `lockTag` are a dead journal's. Each of its refs gets its last journaled
+   * value (`finals`), then the lock is released; a lock with no complete record is just released (that update was
+   * never acknowledged). Locks are found by walking refs/, as a torn last record names no ref.
+   */
+  takeOverLocks(lockTag: string, finals: ReadonlyMap<string, string>, tmpPath: string): void {
+    const walk = (rel: string) => {
+      let entries
+      try { entries = readdirSync(join(this.commonDir, rel), { withFileTypes: true }) } catch { return }
+      for (const e of entries) {
+        const child = `${rel}/${e.name}`
+        if (e.isDirectory()) { walk(child); continue }
+        if (!e.name.endsWith('.lock')) continue
+        const lockPath = join(this.commonDir, child)
+        let content: string
+        try { content = readFileSync(lockPath, 'utf8') } catch { continue }
+        if (content !== lockTag) continue
+        const name = child.slice(0, -'.lock'.length)
+        const id = finals.get(name)
+        if (id !== undefined) this.placeSync(name, id, tmpPath)
+        unlinkSync(lockPath)
+      }
+    }
+    walk('refs')
   }
 
   private async updateLocked(name: string, expected: string | undefined, next: string | undefined, beforeMove?: () => void): Promise<false | 'same' | 'moved'> {
