@@ -1,15 +1,14 @@
 // Streaming pack reader: parse a pack as it arrives, resolve its deltas, verify its checksum, and only then
 // hand its objects to the destination store. Memory: the largest object, the cache of recent delta bases,
-// one batch, a few dozen bytes per entry (offset → id, CRC-32), whatever the staging store keeps (see
-// staging.ts), and deltas whose base comes later in the pack (held until it does; Git never writes those,
-// other packers rarely).
+// one batch, per entry its id, offset and CRC-32 in flat arrays (an OFS delta finds its base's entry by a
+// binary search of the offsets), whatever the staging store keeps (see staging.ts), and deltas whose base
+// comes later in the pack (held until it does; Git never writes those, other packers rarely).
 import { inflateAt } from '#platform/zlib'
 import type { Inflated } from '#platform/zlib'
 import { sha1Stream } from '#platform/sha1'
 import type { ObjectStore } from '../../store/backend.js'
 import { concatBytes, toHex } from '../../store/bytes.js'
 import { BadArgumentError } from '../../store/errors.js'
-import { LRU } from '../../store/lru.js'
 import { decodeCommit, decodeTag, decodeTree, objectId } from '../../store/objects.js'
 import type { GitObject, ObjectType, StoredObject } from '../../store/objects.js'
 import { crc32 } from './crc32.js'
@@ -215,14 +214,14 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   const { count: total } = decodePackHeader(input.buf, input.pos)
   input.pos += PACK_HEADER_SIZE
 
-  const entries: PackIndexEntry[] = []
+  /** Per entry, in pack order: its id ('' while it waits for its base), offset and CRC-32. */
   const ids: string[] = []
-  /** Entry offset → id, or null for an entry still waiting for its base. */
-  const idAt = new Map<number, string | null>()
+  const offsets: number[] = []
+  const crcs: number[] = []
   /** Base key (`@offset` or an id) → deltas waiting for it. */
   const waiting = new Map<string, Waiting[]>()
   let waitingCount = 0
-  const cache = new LRU<string, GitObject>(opts.cacheBytes ?? 32 << 20, o => o.body.length + 64)
+  const cache = new BaseCache(opts.cacheBytes ?? 32 << 20)
   let batch = new Map<string, StoredObject>()
   let batchBytes = 0
 
@@ -249,7 +248,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   }
 
   const lookup = async (id: string): Promise<GitObject | undefined> => {
-    const o = cache.get(id) ?? batch.get(id) ?? writes.inflight?.objects.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
+    const o = batch.get(id) ?? writes.inflight?.objects.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
     if (o !== undefined || direct) return o
     return store.get(id)
   }
@@ -266,30 +265,33 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   }
 
   /** Record a resolved object, then resolve every delta that was waiting for it, depth-first. */
+  const record = async (i: number, t: ObjectType, b: Uint8Array): Promise<string> => {
+    check(t, b, offsets[i])
+    const id = objectId(t, b)
+    ids[i] = id
+    const obj: StoredObject = { id, type: t, body: b }
+    cache.set(i, obj)
+    if (!batch.has(id)) {
+      batch.set(id, obj)
+      batchBytes += b.length
+      if (batch.size >= batchSize || batchBytes >= BATCH_BYTES) await flush()
+    }
+    return id
+  }
   const settle = async (index: number, type: ObjectType, body: Uint8Array): Promise<void> => {
-    const stack: [number, ObjectType, Uint8Array][] = [[index, type, body]]
+    const id0 = await record(index, type, body)
+    if (waitingCount === 0) return
+    const stack: [number, ObjectType, Uint8Array, string][] = [[index, type, body, id0]]
     while (stack.length > 0) {
-      const [i, t, b] = stack.pop()!
-      const offset = entries[i].offset
-      check(t, b, offset)
-      const id = objectId(t, b)
-      entries[i].id = id
-      ids[i] = id
-      idAt.set(offset, id)
-      const obj: StoredObject = { id, type: t, body: b }
-      cache.set(id, obj)
-      if (!batch.has(id)) {
-        batch.set(id, obj)
-        batchBytes += b.length
-        if (batch.size >= batchSize || batchBytes >= BATCH_BYTES) await flush()
-      }
+      const [i, t, b, firstId] = stack.pop()!
+      const id = firstId !== '' ? firstId : await record(i, t, b)
       if (waitingCount === 0) continue
-      for (const key of ['@' + offset, id]) {
+      for (const key of ['@' + offsets[i], id]) {
         const list = waiting.get(key)
         if (!list) continue
         waiting.delete(key)
         waitingCount -= list.length
-        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta)])
+        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta), ''])
       }
     }
   }
@@ -326,7 +328,8 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       if (!(await input.more())) throw new BadPackError(`pack truncated in entry ${i} (offset ${offset})`, { reason: 'truncated', offset })
     }
     const length = h.length + z.consumed
-    entries.push({ id: '', offset, crc32: crc32(input.buf.subarray(input.pos, input.pos + length)) })
+    crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
+    offsets.push(offset)
     ids.push('')
     input.pos += length
 
@@ -337,15 +340,16 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     }
     let base: GitObject | undefined
     if (h.typeCode === OBJ_OFS_DELTA) {
-      const baseId = idAt.get(h.baseOffset!)
-      if (baseId === undefined) throw new BadPackError(`delta at offset ${offset} refers to offset ${h.baseOffset}, where no entry starts`, { reason: 'delta', offset })
-      if (baseId === null) { wait('@' + h.baseOffset, { index: i, delta: z.data }); idAt.set(offset, null); continue }
-      base = await lookup(baseId)
+      const b = entryAt(offsets, h.baseOffset!)
+      if (b < 0) throw new BadPackError(`delta at offset ${offset} refers to offset ${h.baseOffset}, where no entry starts`, { reason: 'delta', offset })
+      const baseId = ids[b]
+      if (baseId === '') { wait('@' + h.baseOffset, { index: i, delta: z.data }); continue }
+      base = cache.get(b) ?? await lookup(baseId)
       if (base === undefined) throw new Error(`unpack lost the object ${baseId} it had just stored`)
     } else {
       base = await lookup(h.baseId!)
       // Not here yet: it may come later in the pack. If it never does, the pack is incomplete.
-      if (base === undefined) { wait(h.baseId!, { index: i, delta: z.data }); idAt.set(offset, null); continue }
+      if (base === undefined) { wait(h.baseId!, { index: i, delta: z.data }); continue }
     }
     await settle(i, base.type, applyDelta(base.body, z.data))
   }
@@ -364,7 +368,12 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   }
   await flush(true)
   onProgress?.({ phase: 'receiving', objects: total, total, bytes: input.offset })
-  const result: UnpackResult = { packId: digest, ids, entries, size: input.offset }
+  let entries: PackIndexEntry[] | undefined
+  const result: UnpackResult = {
+    packId: digest, ids, size: input.offset,
+    // Built when asked for (writePackIndex): a fetch never does.
+    get entries() { return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] }))) },
+  }
   if (rest !== undefined) result.rest = rest
   return result
 }
@@ -395,4 +404,41 @@ async function copyStaged(staging: ObjectStore, store: ObjectStore, result: Unpa
   }
   await store.putMany(batch)
   opts.onProgress?.({ phase: 'writing', objects: ids.length, total: ids.length, bytes: packBytes })
+}
+
+/** The index of the entry that starts at `offset` (offsets are increasing), or -1. */
+function entryAt(offsets: readonly number[], offset: number): number {
+  let lo = 0, hi = offsets.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = offsets[mid]
+    if (v === offset) return mid
+    if (v < offset) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
+}
+
+/**
+ * Recently resolved objects by entry index, for the deltas that follow: first in, first out within a byte
+ * budget (a pack's deltas mostly refer to entries shortly before them). One Map operation per object and
+ * one per eviction, cheaper than an LRU's reordering.
+ */
+class BaseCache {
+  private readonly map = new Map<number, GitObject>()
+  private bytes = 0
+  constructor(private readonly budget: number) {}
+  get(i: number): GitObject | undefined { return this.map.get(i) }
+  set(i: number, o: GitObject): void {
+    const w = o.body.length + 64
+    if (w > this.budget / 2) return
+    this.map.set(i, o)
+    this.bytes += w
+    if (this.bytes <= this.budget) return
+    for (const [k, v] of this.map) {
+      this.map.delete(k)
+      this.bytes -= v.body.length + 64
+      if (this.bytes <= this.budget * 0.9) break
+    }
+  }
 }
