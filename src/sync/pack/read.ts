@@ -378,34 +378,57 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   return result
 }
 
-/** After verification: staged objects to the destination, in pack order, in batches. */
+/**
+ * After verification: staged objects to the destination, in batches, one batch being written while the
+ * next is gathered. From the memory staging store in the order they were staged (each object once);
+ * from another staging store in pack order.
+ */
 async function copyStaged(staging: ObjectStore, store: ObjectStore, result: UnpackResult, batchSize: number, opts: UnpackOptions): Promise<void> {
   const { ids, size: packBytes } = result
-  const memory = staging instanceof MemoryStaging ? staging.map : undefined
-  const seen = new Set<string>()
+  const total = ids.length
+  let inflight: Promise<void> | undefined
   let batch: StoredObject[] = []
   let bytes = 0
   let done = 0
-  for (const id of ids) {
-    done++
-    if (seen.has(id)) continue
-    seen.add(id)
-    const o = memory ? memory.get(id) : await staging.get(id)
-    if (o === undefined) throw new Error(`staged object ${id} vanished from the staging store`)
-    batch.push(memory ? (o as StoredObject) : { id, type: o.type, body: o.body })
-    bytes += o.body.length
-    if (batch.length >= batchSize || bytes >= BATCH_BYTES) {
-      opts.signal?.throwIfAborted()
-      await store.putMany(batch)
-      batch = []
-      bytes = 0
-      opts.onProgress?.({ phase: 'writing', objects: done, total: ids.length, bytes: packBytes })
-    }
+  const send = async (): Promise<void> => {
+    if (inflight) await inflight
+    opts.signal?.throwIfAborted()
+    const objects = batch
+    batch = []
+    bytes = 0
+    inflight = objects.length > 0 ? store.putMany(objects) : undefined
+    opts.onProgress?.({ phase: 'writing', objects: Math.min(total, Math.round(done)), total, bytes: packBytes })
   }
-  await store.putMany(batch)
-  opts.onProgress?.({ phase: 'writing', objects: ids.length, total: ids.length, bytes: packBytes })
+  const add = async (o: StoredObject): Promise<void> => {
+    batch.push(o)
+    bytes += o.body.length
+    if (batch.length >= batchSize || bytes >= BATCH_BYTES) await send()
+  }
+  try {
+    if (staging instanceof MemoryStaging) {
+      // Duplicates in the pack were staged once; `done` counts pack entries for the progress figures.
+      const per = staging.map.size > 0 ? total / staging.map.size : 0
+      for (const o of staging.map.values()) { done += per; await add(o) }
+    } else {
+      const seen = new Set<string>()
+      for (const id of ids) {
+        done++
+        if (seen.has(id)) continue
+        seen.add(id)
+        const o = await staging.get(id)
+        if (o === undefined) throw new Error(`staged object ${id} vanished from the staging store`)
+        await add({ id, type: o.type, body: o.body })
+      }
+    }
+    done = total
+    await send()
+    await inflight
+  } catch (e) {
+    // Let a batch being written end before the caller moves on.
+    await inflight?.catch(() => {})
+    throw e
+  }
 }
-
 /** The index of the entry that starts at `offset` (offsets are increasing), or -1. */
 function entryAt(offsets: readonly number[], offset: number): number {
   let lo = 0, hi = offsets.length - 1
