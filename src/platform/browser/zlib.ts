@@ -34,12 +34,13 @@ export function inflate(data: Uint8Array): Uint8Array {
 /**
  * Inflate the zlib stream that starts at `offset` in `buf` (more data may follow it) and should inflate to
  * exactly `expectedSize` bytes. Returns undefined when the stream runs past the end of `buf` (more input is
- * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`.
+ * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`. With `scratch`, the
+ * data may be a view of a buffer that the next `scratch` call overwrites: for bytes used at once (a delta).
  * @example const { data, consumed } = inflateAt(packBytes, 12 + headerLength, size) ?? needMore()
  */
-export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number): Inflated | undefined {
+export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number, scratch = false): Inflated | undefined {
   if (!(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) throw badZlib(`bad expected size ${expectedSize}`)
-  return inflateZlib(buf, offset, expectedSize)
+  return inflateZlib(buf, offset, expectedSize, scratch)
 }
 
 // ---- the inflater --------------------------------------------------------------------------------
@@ -162,12 +163,12 @@ let inPos = 0
 
 /**
  * Inflate the raw deflate blocks at `src[pos..]` up to and including the final one, into a new buffer of
- * at most `maxOut` bytes (`initial` to start with). Sets outBuf/outLen and inPos (byte-aligned, after the
+ * at most `maxOut` bytes, starting with `out` (grown as needed). Sets outBuf/outLen and inPos (byte-aligned, after the
  * last block). Throws TRUNCATED when the input ends first.
  */
-function inflateRaw(src: Uint8Array, pos: number, maxOut: number, initial: number): void {
+function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Array): void {
   const end = src.length
-  let out: Uint8Array = new Uint8Array(initial)
+  let out: Uint8Array = first
   let o = 0
   let bb = 0, bc = 0
   let last = 0
@@ -305,7 +306,10 @@ function adler32(data: Uint8Array, start: number, end: number): number {
   return ((b << 16) | a) >>> 0
 }
 
-function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined): Inflated | undefined {
+/** Reused output for `scratch` calls (a delta is applied at once and dropped: no allocation for it). */
+let scratchBuf = new Uint8Array(64 << 10)
+
+function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined, scratch = false): Inflated | undefined {
   if (offset + 2 > src.length) return undefined
   const cmf = src[offset], flg = src[offset + 1]
   if ((cmf & 15) !== 8 || cmf >> 4 > 7) throw badZlib('not a zlib stream (bad compression method)')
@@ -314,8 +318,10 @@ function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | und
   const maxOut = expectedSize ?? 2 ** 32
   // A declared size is checked, never trusted for an allocation beyond 1 MiB: past that, start small and grow.
   const initial = Math.min(maxOut, 1 << 20, expectedSize ?? Math.max(1024, (src.length - offset) * 4))
+  const reuse = scratch && expectedSize !== undefined && expectedSize <= 1 << 20
+  if (reuse && scratchBuf.length < expectedSize) scratchBuf = new Uint8Array(expectedSize)
   try {
-    inflateRaw(src, offset + 2, maxOut, initial)
+    inflateRaw(src, offset + 2, maxOut, reuse ? scratchBuf.subarray(0, expectedSize) : new Uint8Array(initial))
   } catch (e) {
     if (e === TRUNCATED) return undefined
     throw e

@@ -317,9 +317,11 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     // longer than its object is a corrupt one, and is not worth buffering the rest of the pack for.
     const zlibLimit = h.size + Math.floor(h.size / 8) + 65536
     let z: Inflated | undefined
+    // A delta is applied at once and dropped: it may be inflated into a reused buffer (copied if it waits).
+    const isDelta = CODE_TYPE[h.typeCode] === undefined
     for (;;) {
       try {
-        z = inflateAt(input.buf, input.pos + h.length, h.size)
+        z = inflateAt(input.buf, input.pos + h.length, h.size, isDelta)
       } catch (e) {
         throw new BadPackError(`bad zlib data in entry ${i} (offset ${offset}): ${(e as Error).message}`, { reason: 'zlib', offset }, e)
       }
@@ -338,20 +340,27 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       await settle(i, type, z.data)
       continue
     }
+    // The delta may sit in the inflater's reused buffer: copied before anything else can run (an await).
+    let delta = z.data
     let base: GitObject | undefined
     if (h.typeCode === OBJ_OFS_DELTA) {
       const b = entryAt(offsets, h.baseOffset!)
       if (b < 0) throw new BadPackError(`delta at offset ${offset} refers to offset ${h.baseOffset}, where no entry starts`, { reason: 'delta', offset })
       const baseId = ids[b]
-      if (baseId === '') { wait('@' + h.baseOffset, { index: i, delta: z.data }); continue }
-      base = cache.get(b) ?? await lookup(baseId)
+      if (baseId === '') { wait('@' + h.baseOffset, { index: i, delta: delta.slice() }); continue }
+      base = cache.get(b)
+      if (base === undefined) {
+        delta = delta.slice()
+        base = await lookup(baseId)
+      }
       if (base === undefined) throw new Error(`unpack lost the object ${baseId} it had just stored`)
     } else {
+      delta = delta.slice()
       base = await lookup(h.baseId!)
       // Not here yet: it may come later in the pack. If it never does, the pack is incomplete.
-      if (base === undefined) { wait(h.baseId!, { index: i, delta: z.data }); continue }
+      if (base === undefined) { wait(h.baseId!, { index: i, delta }); continue }
     }
-    await settle(i, base.type, applyDelta(base.body, z.data))
+    await settle(i, base.type, applyDelta(base.body, delta))
   }
 
   if (!(await input.ensure(PACK_TRAILER_SIZE))) throw new BadPackError('pack truncated before its checksum', { reason: 'truncated', offset: input.offset })
@@ -444,24 +453,29 @@ function entryAt(offsets: readonly number[], offset: number): number {
 
 /**
  * Recently resolved objects by entry index, for the deltas that follow: first in, first out within a byte
- * budget (a pack's deltas mostly refer to entries shortly before them). One Map operation per object and
- * one per eviction, cheaper than an LRU's reordering.
+ * budget (a pack's deltas mostly refer to entries shortly before them). A plain array by index and a queue
+ * of what to drop: no hashing, no reordering.
  */
 class BaseCache {
-  private readonly map = new Map<number, GitObject>()
+  private readonly objects: (GitObject | undefined)[] = []
+  private readonly queue: number[] = []
+  private head = 0
   private bytes = 0
   constructor(private readonly budget: number) {}
-  get(i: number): GitObject | undefined { return this.map.get(i) }
+  get(i: number): GitObject | undefined { return this.objects[i] }
   set(i: number, o: GitObject): void {
     const w = o.body.length + 64
     if (w > this.budget / 2) return
-    this.map.set(i, o)
+    while (this.objects.length < i) this.objects.push(undefined)
+    if (this.objects[i] !== undefined) return
+    this.objects[i] = o
+    this.queue.push(i)
     this.bytes += w
-    if (this.bytes <= this.budget) return
-    for (const [k, v] of this.map) {
-      this.map.delete(k)
-      this.bytes -= v.body.length + 64
-      if (this.bytes <= this.budget * 0.9) break
+    while (this.bytes > this.budget) {
+      const k = this.queue[this.head++]
+      this.bytes -= this.objects[k]!.body.length + 64
+      this.objects[k] = undefined
     }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue.splice(0, this.head); this.head = 0 }
   }
 }
