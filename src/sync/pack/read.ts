@@ -264,34 +264,36 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     }
   }
 
-  /** Record a resolved object, then resolve every delta that was waiting for it, depth-first. */
-  const record = async (i: number, t: ObjectType, b: Uint8Array): Promise<string> => {
+  /**
+   * Record a resolved object (its id, the cache, the batch); true when the batch is full and must be
+   * flushed. Synchronous: most entries of a pack go through without a single await.
+   */
+  const record = (i: number, t: ObjectType, b: Uint8Array): boolean => {
     check(t, b, offsets[i])
     const id = objectId(t, b)
     ids[i] = id
     const obj: StoredObject = { id, type: t, body: b }
     cache.set(i, obj)
-    if (!batch.has(id)) {
-      batch.set(id, obj)
-      batchBytes += b.length
-      if (batch.size >= batchSize || batchBytes >= BATCH_BYTES) await flush()
-    }
-    return id
+    if (batch.has(id)) return false
+    batch.set(id, obj)
+    batchBytes += b.length
+    return batch.size >= batchSize || batchBytes >= BATCH_BYTES
   }
-  const settle = async (index: number, type: ObjectType, body: Uint8Array): Promise<void> => {
-    const id0 = await record(index, type, body)
+  /** After `record`: flush a full batch, and resolve every delta that was waiting for the object, depth-first. */
+  const settle = async (index: number, type: ObjectType, body: Uint8Array, full: boolean): Promise<void> => {
+    if (full) await flush()
     if (waitingCount === 0) return
-    const stack: [number, ObjectType, Uint8Array, string][] = [[index, type, body, id0]]
+    const stack: [number, ObjectType, Uint8Array, boolean][] = [[index, type, body, false]]
     while (stack.length > 0) {
-      const [i, t, b, firstId] = stack.pop()!
-      const id = firstId !== '' ? firstId : await record(i, t, b)
+      const [i, t, b, pending] = stack.pop()!
+      if (pending && record(i, t, b)) await flush()
       if (waitingCount === 0) continue
-      for (const key of ['@' + offsets[i], id]) {
+      for (const key of ['@' + offsets[i], ids[i]]) {
         const list = waiting.get(key)
         if (!list) continue
         waiting.delete(key)
         waitingCount -= list.length
-        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta), ''])
+        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta), true])
       }
     }
   }
@@ -337,7 +339,8 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
 
     const type = CODE_TYPE[h.typeCode]
     if (type !== undefined) {
-      await settle(i, type, z.data)
+      const full = record(i, type, z.data)
+      if (full || waitingCount > 0) await settle(i, type, z.data, full)
       continue
     }
     // The delta may sit in the inflater's reused buffer: copied before anything else can run (an await).
@@ -360,7 +363,9 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       // Not here yet: it may come later in the pack. If it never does, the pack is incomplete.
       if (base === undefined) { wait(h.baseId!, { index: i, delta }); continue }
     }
-    await settle(i, base.type, applyDelta(base.body, delta))
+    const body = applyDelta(base.body, delta)
+    const full = record(i, base.type, body)
+    if (full || waitingCount > 0) await settle(i, base.type, body, full)
   }
 
   if (!(await input.ensure(PACK_TRAILER_SIZE))) throw new BadPackError('pack truncated before its checksum', { reason: 'truncated', offset: input.offset })
