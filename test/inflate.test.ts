@@ -97,3 +97,24 @@ test('inflater: random bytes and block headers of every kind are data, "need mor
     assert.equal(got.replace('too big', 'bad'), theirs)
   }), { numRuns: 3000 })
 })
+
+test('inflater: slab outputs stay intact while later calls (good, cut, corrupt, scratch) go on', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(bodies, fc.constantFrom('good', 'cut', 'corrupt', 'scratch')), { minLength: 1, maxLength: 40 }), (steps) => {
+    const kept: [Uint8Array, Uint8Array][] = []
+    for (const [body, how] of steps) {
+      const packed = deflateSync(body)
+      if (how === 'cut') { assert.equal(inflateAt(packed.subarray(0, packed.length - 1), 0, body.length, 'slab'), undefined); continue }
+      if (how === 'corrupt') {
+        const bad = Buffer.from(packed)
+        bad[bad.length - 1] ^= 1 // the Adler-32
+        assert.throws(() => inflateAt(bad, 0, body.length, 'slab'), (e: unknown) => e instanceof LarixError && e.code === 'LARIX_BAD_ZLIB')
+        continue
+      }
+      const r = inflateAt(packed, 0, body.length, how === 'scratch' ? 'scratch' : 'slab')
+      assert.ok(r)
+      assert.deepEqual(Buffer.from(r.data), Buffer.from(body))
+      if (how === 'good') kept.push([r.data, body])
+    }
+    for (const [data, body] of kept) assert.deepEqual(Buffer.from(data), Buffer.from(body))
+  }), { numRuns: 200 })
+})

@@ -4,6 +4,7 @@
 // count either, and it rejects trailing data) can say. Table-driven Huffman decoding, RFC 1950/1951.
 import { zlibSync } from 'fflate'
 import { LarixError } from '../../store/errors.js'
+import { SLICE_MAX, slabGiveBack, slabSlice } from '../../sync/pack/slab.js'
 
 /** What `inflateAt` returns: the inflated bytes and how many input bytes the zlib stream took. */
 export interface Inflated {
@@ -34,13 +35,15 @@ export function inflate(data: Uint8Array): Uint8Array {
 /**
  * Inflate the zlib stream that starts at `offset` in `buf` (more data may follow it) and should inflate to
  * exactly `expectedSize` bytes. Returns undefined when the stream runs past the end of `buf` (more input is
- * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`. With `scratch`, the
- * data may be a view of a buffer that the next `scratch` call overwrites: for bytes used at once (a delta).
+ * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`. `into` says where
+ * the data may go: `scratch`, a buffer that the next `scratch` call overwrites (for bytes used at once: a
+ * delta); `slab`, a view into a 64 KiB buffer shared with other small outputs (for bytes whose neighbours
+ * die about when they do: a pack being read); by default, a buffer of its own.
  * @example const { data, consumed } = inflateAt(packBytes, 12 + headerLength, size) ?? needMore()
  */
-export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number, scratch = false): Inflated | undefined {
+export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number, into?: 'scratch' | 'slab'): Inflated | undefined {
   if (!(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) throw badZlib(`bad expected size ${expectedSize}`)
-  return inflateZlib(buf, offset, expectedSize, scratch)
+  return inflateZlib(buf, offset, expectedSize, into)
 }
 
 // ---- the inflater --------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ function adler32(data: Uint8Array, start: number, end: number): number {
 /** Reused output for `scratch` calls (a delta is applied at once and dropped: no allocation for it). */
 let scratchBuf = new Uint8Array(64 << 10)
 
-function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined, scratch = false): Inflated | undefined {
+function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined, into?: 'scratch' | 'slab'): Inflated | undefined {
   if (offset + 2 > src.length) return undefined
   const cmf = src[offset], flg = src[offset + 1]
   if ((cmf & 15) !== 8 || cmf >> 4 > 7) throw badZlib('not a zlib stream (bad compression method)')
@@ -318,19 +321,24 @@ function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | und
   const maxOut = expectedSize ?? 2 ** 32
   // A declared size is checked, never trusted for an allocation beyond 1 MiB: past that, start small and grow.
   const initial = Math.min(maxOut, 1 << 20, expectedSize ?? Math.max(1024, (src.length - offset) * 4))
-  const reuse = scratch && expectedSize !== undefined && expectedSize <= 1 << 20
+  const reuse = into === 'scratch' && expectedSize !== undefined && expectedSize <= 1 << 20
   if (reuse && scratchBuf.length < expectedSize) scratchBuf = new Uint8Array(expectedSize)
+  const sliced = into === 'slab' && expectedSize !== undefined && expectedSize <= SLICE_MAX
+  const first = reuse ? scratchBuf.subarray(0, expectedSize) : sliced ? slabSlice(expectedSize) : new Uint8Array(initial)
   try {
-    inflateRaw(src, offset + 2, maxOut, reuse ? scratchBuf.subarray(0, expectedSize) : new Uint8Array(initial))
+    inflateRaw(src, offset + 2, maxOut, first)
   } catch (e) {
+    if (sliced) slabGiveBack(expectedSize)
     if (e === TRUNCATED) return undefined
     throw e
   }
   const out = outBuf, n = outLen, p = inPos
   outBuf = EMPTY
+  // Give the slice back unless the stream is whole and good (the last slice taken is this one).
+  const ok = p + 4 <= src.length && ((src[p] << 24) | (src[p + 1] << 16) | (src[p + 2] << 8) | src[p + 3]) >>> 0 === adler32(out, 0, n)
+  if (sliced && (!ok || n !== expectedSize)) slabGiveBack(expectedSize)
   if (p + 4 > src.length) return undefined
-  const stored = ((src[p] << 24) | (src[p + 1] << 16) | (src[p + 2] << 8) | src[p + 3]) >>> 0
-  if (stored !== adler32(out, 0, n)) throw badZlib('incorrect data check')
+  if (!ok) throw badZlib('incorrect data check')
   if (expectedSize !== undefined && n !== expectedSize) {
     throw badZlib(`zlib stream inflates to ${n} bytes, expected ${expectedSize}`)
   }

@@ -293,7 +293,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
         if (!list) continue
         waiting.delete(key)
         waitingCount -= list.length
-        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta), true])
+        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta, true), true])
       }
     }
   }
@@ -320,10 +320,11 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     const zlibLimit = h.size + Math.floor(h.size / 8) + 65536
     let z: Inflated | undefined
     // A delta is applied at once and dropped: it may be inflated into a reused buffer (copied if it waits).
+    // Other objects go to shared slabs: they live about as long as one another (a batch, the base cache).
     const isDelta = CODE_TYPE[h.typeCode] === undefined
     for (;;) {
       try {
-        z = inflateAt(input.buf, input.pos + h.length, h.size, isDelta)
+        z = inflateAt(input.buf, input.pos + h.length, h.size, isDelta ? 'scratch' : 'slab')
       } catch (e) {
         throw new BadPackError(`bad zlib data in entry ${i} (offset ${offset}): ${(e as Error).message}`, { reason: 'zlib', offset }, e)
       }
@@ -363,7 +364,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       // Not here yet: it may come later in the pack. If it never does, the pack is incomplete.
       if (base === undefined) { wait(h.baseId!, { index: i, delta }); continue }
     }
-    const body = applyDelta(base.body, delta)
+    const body = applyDelta(base.body, delta, true)
     const full = record(i, base.type, body)
     if (full || waitingCount > 0) await settle(i, base.type, body, full)
   }
