@@ -80,6 +80,7 @@ const REV8 = (() => {
 })()
 
 const count = new Uint16Array(16)
+const used = new Uint16Array(320)
 const offs = new Uint16Array(17)
 const sorted = new Uint16Array(320)
 
@@ -89,8 +90,16 @@ const sorted = new Uint16Array(320)
  */
 function build(lengths: Uint8Array, start: number, n: number, table: Int32Array, rootBits: number, kind: 'codes' | 'lens' | 'dists'): number {
   count.fill(0)
-  for (let i = 0; i < n; i++) count[lengths[start + i]]++
-  count[0] = 0
+  let nUsed = 0
+  for (let i = 0; i < n; i++) { const len = lengths[start + i]; if (len !== 0) { count[len]++; used[nUsed++] = i } }
+  return buildFrom(lengths, start, count, used, nUsed, table, rootBits, kind)
+}
+
+/**
+ * `build`, given the count of codes of each length (`count[0]` ignored) and the symbols with a code, in
+ * increasing order (`syms[0 .. nSyms)`): a dynamic block's header counts them as it reads the lengths.
+ */
+function buildFrom(lengths: Uint8Array, start: number, count: Uint16Array, syms: Uint16Array, nSyms: number, table: Int32Array, rootBits: number, kind: 'codes' | 'lens' | 'dists'): number {
   let maxLen = 15
   while (maxLen > 0 && count[maxLen] === 0) maxLen--
   let left = 1
@@ -112,7 +121,7 @@ function build(lengths: Uint8Array, start: number, n: number, table: Int32Array,
   table.fill(0, 0, rootSize)
   offs[1] = 0
   for (let len = 1; len < 16; len++) offs[len + 1] = offs[len] + count[len]
-  for (let sym = 0; sym < n; sym++) { const len = lengths[start + sym]; if (len !== 0) sorted[offs[len]++] = sym }
+  for (let k = 0; k < nSyms; k++) { const sym = syms[k]; sorted[offs[lengths[start + sym]]++] = sym }
   const subBits = maxLen - root
   let next = rootSize
   let code = 0, k = 0
@@ -147,6 +156,8 @@ const litTable = new Int32Array((1 << LIT_ROOT) + (1 << 15))
 const distTable = new Int32Array((1 << DIST_ROOT) + (1 << 15))
 const clTable = new Int32Array(1 << CL_ROOT)
 const lengths = new Uint8Array(286 + 30)
+const litCount = new Uint16Array(16), distCount = new Uint16Array(16)
+const litSyms = new Uint16Array(286), distSyms = new Uint16Array(30)
 const FIXED_LIT = new Int32Array((1 << LIT_ROOT) + (1 << 15))
 const FIXED_DIST = new Int32Array((1 << DIST_ROOT) + (1 << 15))
 let fixedLitInfo = 0, fixedDistInfo = 0
@@ -210,6 +221,9 @@ function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Ar
       const clInfo = build(lengths, 0, 19, clTable, CL_ROOT, 'codes')
       const clMask = (1 << (clInfo & 255)) - 1, clMax = clInfo >>> 8
       const total = nlen + ndist
+      // Count the codes of each length, and list the symbols that have one, as the lengths come.
+      litCount.fill(0); distCount.fill(0)
+      let nLit = 0, nDist = 0
       let i = 0
       while (i < total) {
         while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
@@ -218,7 +232,12 @@ function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Ar
         if (len === 0 || len > bc) { if (len !== 0 || bc < clMax) throw TRUNCATED; throw badZlib('invalid Huffman code') }
         bb >>>= len; bc -= len
         const sym = e >>> 8
-        if (sym < 16) { lengths[i++] = sym; continue }
+        if (sym < 16) {
+          lengths[i] = sym
+          if (sym !== 0) { if (i < nlen) { litCount[sym]++; litSyms[nLit++] = i } else { distCount[sym]++; distSyms[nDist++] = i - nlen } }
+          i++
+          continue
+        }
         let value = 0, repeat: number
         const xb = sym === 16 ? 2 : sym === 17 ? 3 : 7
         while (bc < xb) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
@@ -231,11 +250,14 @@ function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Ar
         } else repeat = (sym === 17 ? 3 : 11) + x
         if (i + repeat > total) throw badZlib('too many code lengths')
         lengths.fill(value, i, i + repeat)
+        if (value !== 0) {
+          for (let k = i; k < i + repeat; k++) { if (k < nlen) { litCount[value]++; litSyms[nLit++] = k } else { distCount[value]++; distSyms[nDist++] = k - nlen } }
+        }
         i += repeat
       }
       if (lengths[256] === 0) throw badZlib('no end-of-block code')
-      litInfo = build(lengths, 0, nlen, litTable, LIT_ROOT, 'lens')
-      distInfo = build(lengths, nlen, ndist, distTable, DIST_ROOT, 'dists')
+      litInfo = buildFrom(lengths, 0, litCount, litSyms, nLit, litTable, LIT_ROOT, 'lens')
+      distInfo = buildFrom(lengths, nlen, distCount, distSyms, nDist, distTable, DIST_ROOT, 'dists')
       lit = litTable; dist = distTable
     } else throw badZlib('invalid block type')
 
