@@ -264,8 +264,11 @@ function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Ar
     const litRoot = litInfo & 255, litMask = (1 << litRoot) - 1, litMax = litInfo >>> 8
     const distRoot = distInfo & 255, distMask = (1 << distRoot) - 1, distMax = distInfo >>> 8
     for (;;) {
-      // 24 bits cover any code (15) with its length's extra bits (5); the distance refills again.
-      while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      // Two bytes at a time while the input lasts: 16+ bits cover any code (15); extra bits refill below.
+      if (bc < 16) {
+        if (pos + 1 < end) { bb |= (src[pos] | (src[pos + 1] << 8)) << bc; pos += 2; bc += 16 }
+        else while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      }
       let e = lit[bb & litMask]
       if (e & SUB) e = lit[(e >>> 8) + ((bb >>> litRoot) & ((1 << (e & 15)) - 1))]
       let len = e & 15
@@ -284,7 +287,10 @@ function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Ar
       while (bc < xb) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
       const length = LEN_BASE[sym] + (bb & ((1 << xb) - 1))
       bb >>>= xb; bc -= xb
-      while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      if (bc < 16) {
+        if (pos + 1 < end) { bb |= (src[pos] | (src[pos + 1] << 8)) << bc; pos += 2; bc += 16 }
+        else while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      }
       e = dist[bb & distMask]
       if (e & SUB) e = dist[(e >>> 8) + ((bb >>> distRoot) & ((1 << (e & 15)) - 1))]
       len = e & 15
