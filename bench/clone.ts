@@ -113,6 +113,12 @@ export interface CloneFigures {
   /** Peak RSS (KiB) of a larix clone in a child process: the repository, and one with twice the history. */
   larixRssKiB: number
   larixBigRssKiB: number
+  /**
+   * Peak RSS (KiB) of `git clone --bare` of the same two repositories: the largest of its processes (git,
+   * remote-http, index-pack), from GNU time's %M (wait4's rusage). NaN when /usr/bin/time is missing.
+   */
+  gitRssKiB: number
+  gitBigRssKiB: number
   /** Row 7: git clone --bare from larix serve, and from http-backend (the row-6 git figures are the same run's). */
   fromLarixMs: number[]
   fromHttpBackendMs: number[]
@@ -136,6 +142,23 @@ async function childClone(url: string, dir: string): Promise<{ objects: number; 
   return out
 }
 
+/** Peak RSS (KiB) of `git clone --bare url dir` and its children, by GNU time; NaN without it. */
+async function gitCloneRss(url: string, dir: string, home: string, objects: number): Promise<number> {
+  const time = '/usr/bin/time'
+  if (!fs.existsSync(time)) return NaN
+  const out = `${dir}.rss`
+  try {
+    await run(time, ['-f', '%M', '-o', out, 'git', 'clone', '--bare', '-q', url, dir], { home })
+    if (await objectCount(dir, home) !== objects) throw new Error(`git clone of ${url}: wrong object count`)
+    const kib = Number(fs.readFileSync(out, 'utf8').trim().split('\n').pop())
+    if (!(kib > 0)) throw new Error(`GNU time printed no peak RSS for git clone of ${url}`)
+    return kib
+  } finally {
+    await cleanup(dir)
+    await cleanup(out)
+  }
+}
+
 /** Runs `runs` times; `dir` is a scratch directory the caller removes. */
 export async function cloneBench(dir: string, home: string, runs: number, log: (s: string) => void, opts: { commits: number; iso: boolean } = { commits: 5000, iso: true }): Promise<CloneFigures> {
   log(`    clone: building the ${opts.commits.toLocaleString('en-US')}-commit repositories`)
@@ -145,7 +168,7 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
   const backend = await httpBackend(root, gitEnv(home))
   const f: CloneFigures = {
     commits: opts.commits, objects: base.objects, bigObjects: big.objects, larixMs: [], gitMs: [], isoMs: [],
-    larixRssKiB: 0, larixBigRssKiB: 0, fromLarixMs: [], fromHttpBackendMs: [], serveRssKiB: 0,
+    larixRssKiB: 0, larixBigRssKiB: 0, gitRssKiB: NaN, gitBigRssKiB: NaN, fromLarixMs: [], fromHttpBackendMs: [], serveRssKiB: 0,
   }
   const url = `${backend.url}/data.git`
   const larixDir = `${dir}/larix-clone`
@@ -197,6 +220,8 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
     await cleanup(rssDir)
     f.larixRssKiB = small.maxRssKiB
     f.larixBigRssKiB = large.maxRssKiB
+    f.gitRssKiB = await gitCloneRss(url, `${dir}/git-rss.git`, home, base.objects)
+    f.gitBigRssKiB = await gitCloneRss(`${backend.url}/big.git`, `${dir}/git-rss.git`, home, big.objects)
 
     // Row 7: git clone --bare from larix serve (a child process serving the row-6 level clone).
     log('    clone: git clone from larix serve')
@@ -245,8 +270,9 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
     [`6. larix clone from http-backend into level (${fmt(f.objects)} objects, ${fmt(f.commits)} commits)`, `${fmt(larix)} objects/s`,
       `git clone --bare ${fmt(native)}/s; isomorphic-git ${Number.isNaN(isoRate) ? '-' : fmt(isoRate)}/s`,
       `${ratio(larix, native)} git; ${Number.isNaN(isoRate) ? '-' : ratio(larix, isoRate)} iso`, '≥ 0.8x git', met(larix >= 0.8 * native)],
-    [`6. peak RSS of a larix clone (child process): ${fmt(f.objects)} / ${fmt(f.bigObjects)} objects`, `${mib(f.larixRssKiB)} / ${mib(f.larixBigRssKiB)}`,
-      '-', `${ratio(f.larixBigRssKiB, f.larixRssKiB)} for ${ratio(f.bigObjects, f.objects)} the objects`, 'bounded', met(f.larixBigRssKiB < 1.5 * f.larixRssKiB)],
+    [`6. peak RSS of a clone (larix: child process; git: its largest process): ${fmt(f.objects)} / ${fmt(f.bigObjects)} objects`, `${mib(f.larixRssKiB)} / ${mib(f.larixBigRssKiB)}`,
+      Number.isNaN(f.gitRssKiB) ? 'git clone --bare - (no /usr/bin/time)' : `git clone --bare ${mib(f.gitRssKiB)} / ${mib(f.gitBigRssKiB)}`,
+      `larix ${ratio(f.larixBigRssKiB, f.larixRssKiB)}, git ${Number.isNaN(f.gitRssKiB) ? '-' : ratio(f.gitBigRssKiB, f.gitRssKiB)} for ${ratio(f.bigObjects, f.objects)} the objects`, 'bounded', met(f.larixBigRssKiB < 1.5 * f.larixRssKiB)],
     [`7. git clone --bare from larix serve (level, child process)`, `${fmt(fromLarix)} objects/s`, `from http-backend ${fmt(fromHb)}/s`,
       ratio(fromLarix, fromHb), '≥ 0.8x', met(fromLarix >= 0.8 * fromHb)],
     [`7. peak RSS of the larix serve process`, mib(f.serveRssKiB), '-', '-', 'bounded', '-'],

@@ -372,6 +372,24 @@ test('a git pack with OFS deltas (repack -adf) unpacks to exactly git\'s objects
   assert.ok(store.puts > 1, 'written in batches')
 })
 
+test('unpacks running at once, with a base cache too small to hold any base, each get exactly git\'s objects', async () => {
+  // Every delta then waits on a store read, while the other unpack inflates its own deltas: the
+  // inflater's reused delta buffer must never be shared across an await.
+  const { pack, refPack, objects } = repo()
+  const slow = (): ReturnType<typeof mapStore> => {
+    const s = mapStore()
+    const get = s.get
+    s.get = async (id: string) => { await new Promise(r => setImmediate(r)); return get(id) }
+    return s
+  }
+  const runs = [pack, refPack, pack].map(async (bytes, k) => {
+    const store = slow()
+    const r = await unpack(chunked(bytes, [k + 1, 4096]), store, { staging: store, cacheBytes: 1, batchSize: 7 })
+    sameAsGit(store.map, r, objects)
+  })
+  await Promise.all(runs)
+})
+
 test('a git pack with REF deltas (pack-objects without --delta-base-offset) unpacks to exactly git\'s objects', async () => {
   const { refPack, objects } = repo()
   const store = memoryBackend()

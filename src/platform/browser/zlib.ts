@@ -4,6 +4,7 @@
 // count either, and it rejects trailing data) can say. Table-driven Huffman decoding, RFC 1950/1951.
 import { zlibSync } from 'fflate'
 import { LarixError } from '../../store/errors.js'
+import { SLICE_MAX, slabGiveBack, slabSlice } from '../../sync/pack/slab.js'
 
 /** What `inflateAt` returns: the inflated bytes and how many input bytes the zlib stream took. */
 export interface Inflated {
@@ -34,214 +35,293 @@ export function inflate(data: Uint8Array): Uint8Array {
 /**
  * Inflate the zlib stream that starts at `offset` in `buf` (more data may follow it) and should inflate to
  * exactly `expectedSize` bytes. Returns undefined when the stream runs past the end of `buf` (more input is
- * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`.
+ * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`. `into` says where
+ * the data may go: `scratch`, a buffer that the next `scratch` call overwrites (for bytes used at once: a
+ * delta); `slab`, a view into a 64 KiB buffer shared with other small outputs (for bytes whose neighbours
+ * die about when they do: a pack being read); by default, a buffer of its own.
  * @example const { data, consumed } = inflateAt(packBytes, 12 + headerLength, size) ?? needMore()
  */
-export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number): Inflated | undefined {
+export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number, into?: 'scratch' | 'slab'): Inflated | undefined {
   if (!(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) throw badZlib(`bad expected size ${expectedSize}`)
-  return inflateZlib(buf, offset, expectedSize)
+  return inflateZlib(buf, offset, expectedSize, into)
 }
 
 // ---- the inflater --------------------------------------------------------------------------------
+//
+// One function with the bit buffer, the input position and the output in local variables (fields cost a
+// load and a store per bit read). Huffman tables are two-level, as zlib's: a root table indexed by the
+// next ROOT bits, whose entries for longer codes point at a subtable for the remaining bits, so building a
+// code costs ~2^ROOT entries, not 2^15, per block. The tables live in module-level arrays reused by every
+// call (inflating is synchronous; nothing else runs in between).
 
 /** Thrown inside the decoder when the input ends mid-stream; turned into `undefined` at the edge. */
 const TRUNCATED = Symbol('truncated')
 
-const LEN_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
-const LEN_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
+const LEN_BASE = new Uint16Array([3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258])
+const LEN_EXTRA = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0])
+const DIST_BASE = new Uint16Array([1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577])
+const DIST_EXTRA = new Uint8Array([0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13])
 const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
 
+/** Bits of the root tables: literal/length, distance, code-length codes. */
+const LIT_ROOT = 10, DIST_ROOT = 8, CL_ROOT = 7
 /**
- * A Huffman decoding table indexed by the next `bits` input bits (least significant first): each entry is
- * `symbol << 4 | codeLength`, or 0 where no code matches (an incomplete code; decoding it is an error).
+ * A table entry is `sym << 8 | len` for a code of `len` (1–15) bits, `offset << 8 | 0x80 | bits` in a root
+ * table for a subtable at `offset` indexed by the next `bits` bits, and 0 where no code matches (an
+ * incomplete code; decoding it is an error).
  */
-interface Huffman { table: Uint16Array; bits: number }
+const SUB = 0x80
 
-/** Build the canonical Huffman code for `lengths` (RFC 1951 3.2.2). `kind` sets which incomplete codes pass. */
-function huffman(lengths: Uint8Array, kind: 'codes' | 'lens' | 'dists'): Huffman {
-  const count = new Uint16Array(16)
-  for (let i = 0; i < lengths.length; i++) count[lengths[i]]++
-  count[0] = 0
-  let bits = 15
-  while (bits > 0 && count[bits] === 0) bits--
+/** Bit-reversed bytes, to turn canonical codes into the LSB-first order the input arrives in. */
+const REV8 = (() => {
+  const t = new Uint8Array(256)
+  for (let i = 0; i < 256; i++) { let r = 0; for (let k = 0; k < 8; k++) r |= ((i >> k) & 1) << (7 - k); t[i] = r }
+  return t
+})()
+
+const count = new Uint16Array(16)
+const used = new Uint16Array(320)
+const offs = new Uint16Array(17)
+const sorted = new Uint16Array(320)
+
+/**
+ * Build the canonical Huffman code for `lengths[start .. start + n)` (RFC 1951 3.2.2) into `table`; returns
+ * `root | maxLen << 8` (root: the root table's bits). `kind` sets which incomplete codes pass.
+ */
+function build(lengths: Uint8Array, start: number, n: number, table: Int32Array, rootBits: number, kind: 'codes' | 'lens' | 'dists'): number {
+  count.fill(0)
+  let nUsed = 0
+  for (let i = 0; i < n; i++) { const len = lengths[start + i]; if (len !== 0) { count[len]++; used[nUsed++] = i } }
+  return buildFrom(lengths, start, count, used, nUsed, table, rootBits, kind)
+}
+
+/**
+ * `build`, given the count of codes of each length (`count[0]` ignored) and the symbols with a code, in
+ * increasing order (`syms[0 .. nSyms)`): a dynamic block's header counts them as it reads the lengths.
+ */
+function buildFrom(lengths: Uint8Array, start: number, count: Uint16Array, syms: Uint16Array, nSyms: number, table: Int32Array, rootBits: number, kind: 'codes' | 'lens' | 'dists'): number {
+  let maxLen = 15
+  while (maxLen > 0 && count[maxLen] === 0) maxLen--
   let left = 1
   for (let len = 1; len <= 15; len++) {
     left = (left << 1) - count[len]
     if (left < 0) throw badZlib(`over-subscribed ${kind} code`)
   }
-  // Like zlib: an incomplete code is only allowed as a single code of length 1 (or no codes at all).
-  if (left > 0 && (kind === 'codes' || bits > 1)) throw badZlib(`incomplete ${kind} code`)
-  const next = new Uint16Array(16)
-  for (let len = 1; len < 15; len++) next[len + 1] = (next[len] + count[len]) << 1
-  const size = 1 << Math.max(bits, 1)
-  const table = new Uint16Array(size)
-  for (let sym = 0; sym < lengths.length; sym++) {
-    const len = lengths[sym]
-    if (len === 0) continue
-    let code = next[len]++
-    let rev = 0
-    for (let k = 0; k < len; k++) { rev = (rev << 1) | (code & 1); code >>>= 1 }
-    const entry = (sym << 4) | len
-    for (let i = rev; i < size; i += 1 << len) table[i] = entry
+  // Like zlib: an incomplete code is only allowed as no codes at all (any symbol then decodes as an error)
+  // or, for literals/lengths and distances, a single code of length 1.
+  if (left > 0 && maxLen > 0 && (kind === 'codes' || maxLen > 1)) throw badZlib(`incomplete ${kind} code`)
+  if (maxLen === 0) {
+    // No codes at all. zlib's code-length decoder then reads every bit as a zero length (the stream fails
+    // later, for want of an end-of-block code); literal and distance decoders fail at the first symbol.
+    table[0] = table[1] = kind === 'codes' ? 1 : 0
+    return 1 | (1 << 8)
   }
-  return { table, bits: Math.max(bits, 1) }
-}
-
-let fixed: { lit: Huffman; dist: Huffman } | undefined
-function fixedCodes(): { lit: Huffman; dist: Huffman } {
-  if (!fixed) {
-    const l = new Uint8Array(288)
-    l.fill(8, 0, 144); l.fill(9, 144, 256); l.fill(7, 256, 280); l.fill(8, 280, 288)
-    // The fixed distance code has 30 real symbols of 32 (30 and 31 are invalid); build it as complete.
-    fixed = { lit: huffman(l, 'lens'), dist: huffman(new Uint8Array(32).fill(5), 'dists') }
-  }
-  return fixed
-}
-
-class Inflater {
-  private bitBuf = 0
-  private bitCount = 0
-  out: Uint8Array
-  outLen = 0
-
-  constructor(private readonly src: Uint8Array, public pos: number, private readonly maxOut: number) {
-    // Start small and grow: the size a pack declares is checked, never trusted for an allocation.
-    this.out = new Uint8Array(Math.min(maxOut, Math.max(1024, (src.length - pos) * 4), 1 << 20))
-  }
-
-  private need(n: number): void {
-    while (this.bitCount < n) {
-      if (this.pos >= this.src.length) throw TRUNCATED
-      this.bitBuf |= this.src[this.pos++] << this.bitCount
-      this.bitCount += 8
-    }
-  }
-
-  private bits(n: number): number {
-    if (n === 0) return 0
-    this.need(n)
-    const v = this.bitBuf & ((1 << n) - 1)
-    this.bitBuf >>>= n
-    this.bitCount -= n
-    return v
-  }
-
-  /** Give back whole unread bytes held in the bit buffer and drop the partial one: the stream is byte-aligned now. */
-  alignToByte(): void {
-    this.pos -= this.bitCount >> 3
-    this.bitBuf = 0
-    this.bitCount = 0
-  }
-
-  private decode(h: Huffman): number {
-    // Peek `h.bits` bits, or as many as the input still has: a short code near the end decodes from fewer
-    // (the missing bits read as 0 and the table entry says how many the code really used), as zlib does.
-    while (this.bitCount < h.bits && this.pos < this.src.length) {
-      this.bitBuf |= this.src[this.pos++] << this.bitCount
-      this.bitCount += 8
-    }
-    const e = h.table[this.bitBuf & ((1 << h.bits) - 1)]
-    const len = e & 15
-    if (this.bitCount < h.bits && (len === 0 || len > this.bitCount)) throw TRUNCATED
-    if (len === 0) throw badZlib('invalid Huffman code')
-    this.bitBuf >>>= len
-    this.bitCount -= len
-    return e >> 4
-  }
-
-  private room(n: number): void {
-    const want = this.outLen + n
-    if (want > this.maxOut) throw badZlib(`zlib stream inflates to more than ${this.maxOut} bytes`)
-    if (want <= this.out.length) return
-    const grown = new Uint8Array(Math.min(this.maxOut, Math.max(want, this.out.length * 2)))
-    grown.set(this.out.subarray(0, this.outLen))
-    this.out = grown
-  }
-
-  private stored(): void {
-    this.alignToByte()
-    const s = this.src
-    if (this.pos + 4 > s.length) throw TRUNCATED
-    const len = s[this.pos] | (s[this.pos + 1] << 8)
-    const nlen = s[this.pos + 2] | (s[this.pos + 3] << 8)
-    if ((len ^ 0xffff) !== nlen) throw badZlib('stored block length check failed')
-    this.pos += 4
-    if (this.pos + len > s.length) throw TRUNCATED
-    this.room(len)
-    this.out.set(s.subarray(this.pos, this.pos + len), this.outLen)
-    this.outLen += len
-    this.pos += len
-  }
-
-  private dynamicCodes(): { lit: Huffman; dist: Huffman } {
-    const nlen = this.bits(5) + 257
-    const ndist = this.bits(5) + 1
-    const ncode = this.bits(4) + 4
-    if (nlen > 286 || ndist > 30) throw badZlib('too many length or distance symbols')
-    const cl = new Uint8Array(19)
-    for (let i = 0; i < ncode; i++) cl[CODE_LENGTH_ORDER[i]] = this.bits(3)
-    const clCode = huffman(cl, 'codes')
-    const lengths = new Uint8Array(nlen + ndist)
-    let i = 0
-    while (i < nlen + ndist) {
-      const sym = this.decode(clCode)
-      if (sym < 16) { lengths[i++] = sym; continue }
-      let value = 0, repeat: number
-      if (sym === 16) {
-        if (i === 0) throw badZlib('repeat with no first length')
-        value = lengths[i - 1]
-        repeat = 3 + this.bits(2)
-      } else if (sym === 17) repeat = 3 + this.bits(3)
-      else repeat = 11 + this.bits(7)
-      if (i + repeat > nlen + ndist) throw badZlib('too many code lengths')
-      lengths.fill(value, i, i + repeat)
-      i += repeat
-    }
-    if (lengths[256] === 0) throw badZlib('no end-of-block code')
-    return { lit: huffman(lengths.subarray(0, nlen), 'lens'), dist: huffman(lengths.subarray(nlen), 'dists') }
-  }
-
-  private codes(lit: Huffman, dist: Huffman): void {
-    for (;;) {
-      let sym = this.decode(lit)
-      if (sym < 256) {
-        if (this.outLen === this.out.length) this.room(1)
-        this.out[this.outLen++] = sym
+  const root = Math.min(rootBits, maxLen)
+  const rootSize = 1 << root
+  table.fill(0, 0, rootSize)
+  offs[1] = 0
+  for (let len = 1; len < 16; len++) offs[len + 1] = offs[len] + count[len]
+  for (let k = 0; k < nSyms; k++) { const sym = syms[k]; sorted[offs[lengths[start + sym]]++] = sym }
+  const subBits = maxLen - root
+  let next = rootSize
+  let code = 0, k = 0
+  for (let len = 1; len <= maxLen; len++) {
+    for (let c = count[len]; c > 0; c--, k++) {
+      const sym = sorted[k]
+      const rev = ((REV8[code & 255] << 8) | REV8[code >>> 8]) >>> (16 - len)
+      code++
+      const entry = (sym << 8) | len
+      if (len <= root) {
+        for (let i = rev; i < rootSize; i += 1 << len) table[i] = entry
         continue
       }
-      if (sym === 256) return
+      const prefix = rev & (rootSize - 1)
+      let sub = table[prefix]
+      if (sub === 0) {
+        sub = (next << 8) | SUB | subBits
+        table[prefix] = sub
+        table.fill(0, next, next + (1 << subBits))
+        next += 1 << subBits
+      }
+      const base = sub >>> 8, size = 1 << subBits
+      for (let i = rev >>> root; i < size; i += 1 << (len - root)) table[base + i] = entry
+    }
+    code <<= 1
+  }
+  return root | (maxLen << 8)
+}
+
+// Root + the most subtables a 15-bit code can need.
+const litTable = new Int32Array((1 << LIT_ROOT) + (1 << 15))
+const distTable = new Int32Array((1 << DIST_ROOT) + (1 << 15))
+const clTable = new Int32Array(1 << CL_ROOT)
+const lengths = new Uint8Array(286 + 30)
+const litCount = new Uint16Array(16), distCount = new Uint16Array(16)
+const litSyms = new Uint16Array(286), distSyms = new Uint16Array(30)
+const FIXED_LIT = new Int32Array((1 << LIT_ROOT) + (1 << 15))
+const FIXED_DIST = new Int32Array((1 << DIST_ROOT) + (1 << 15))
+let fixedLitInfo = 0, fixedDistInfo = 0
+{
+  const l = new Uint8Array(288)
+  l.fill(8, 0, 144); l.fill(9, 144, 256); l.fill(7, 256, 280); l.fill(8, 280, 288)
+  fixedLitInfo = build(l, 0, 288, FIXED_LIT, LIT_ROOT, 'lens')
+  // The fixed distance code has 30 real symbols of 32 (30 and 31 are invalid); build it as complete.
+  fixedDistInfo = build(new Uint8Array(32).fill(5), 0, 32, FIXED_DIST, DIST_ROOT, 'dists')
+}
+
+/** What `inflateRaw` leaves behind. */
+const EMPTY = new Uint8Array(0)
+let outBuf: Uint8Array = EMPTY
+let outLen = 0
+let inPos = 0
+
+/**
+ * Inflate the raw deflate blocks at `src[pos..]` up to and including the final one, into a new buffer of
+ * at most `maxOut` bytes, starting with `out` (grown as needed). Sets outBuf/outLen and inPos (byte-aligned, after the
+ * last block). Throws TRUNCATED when the input ends first.
+ */
+function inflateRaw(src: Uint8Array, pos: number, maxOut: number, first: Uint8Array): void {
+  const end = src.length
+  let out: Uint8Array = first
+  let o = 0
+  let bb = 0, bc = 0
+  let last = 0
+  while (last === 0) {
+    while (bc < 3) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+    last = bb & 1
+    const type = (bb >>> 1) & 3
+    bb >>>= 3; bc -= 3
+    if (type === 0) {
+      pos -= bc >> 3; bb = 0; bc = 0
+      if (pos + 4 > end) throw TRUNCATED
+      const len = src[pos] | (src[pos + 1] << 8)
+      const nlen = src[pos + 2] | (src[pos + 3] << 8)
+      if ((len ^ 0xffff) !== nlen) throw badZlib('stored block length check failed')
+      pos += 4
+      if (pos + len > end) throw TRUNCATED
+      if (o + len > out.length) out = grow(out, o, maxOut, o + len)
+      out.set(src.subarray(pos, pos + len), o)
+      o += len
+      pos += len
+      continue
+    }
+    let lit: Int32Array, dist: Int32Array, litInfo: number, distInfo: number
+    if (type === 1) { lit = FIXED_LIT; dist = FIXED_DIST; litInfo = fixedLitInfo; distInfo = fixedDistInfo }
+    else if (type === 2) {
+      while (bc < 14) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+      const nlen = (bb & 31) + 257, ndist = ((bb >>> 5) & 31) + 1, ncode = ((bb >>> 10) & 15) + 4
+      bb >>>= 14; bc -= 14
+      if (nlen > 286 || ndist > 30) throw badZlib('too many length or distance symbols')
+      lengths.fill(0, 0, 19)
+      for (let i = 0; i < ncode; i++) {
+        while (bc < 3) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+        lengths[CODE_LENGTH_ORDER[i]] = bb & 7
+        bb >>>= 3; bc -= 3
+      }
+      const clInfo = build(lengths, 0, 19, clTable, CL_ROOT, 'codes')
+      const clMask = (1 << (clInfo & 255)) - 1, clMax = clInfo >>> 8
+      const total = nlen + ndist
+      // Count the codes of each length, and list the symbols that have one, as the lengths come.
+      litCount.fill(0); distCount.fill(0)
+      let nLit = 0, nDist = 0
+      let i = 0
+      while (i < total) {
+        while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+        const e = clTable[bb & clMask]
+        const len = e & 15
+        if (len === 0 || len > bc) { if (len !== 0 || bc < clMax) throw TRUNCATED; throw badZlib('invalid Huffman code') }
+        bb >>>= len; bc -= len
+        const sym = e >>> 8
+        if (sym < 16) {
+          lengths[i] = sym
+          if (sym !== 0) { if (i < nlen) { litCount[sym]++; litSyms[nLit++] = i } else { distCount[sym]++; distSyms[nDist++] = i - nlen } }
+          i++
+          continue
+        }
+        let value = 0, repeat: number
+        const xb = sym === 16 ? 2 : sym === 17 ? 3 : 7
+        while (bc < xb) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+        const x = bb & ((1 << xb) - 1)
+        bb >>>= xb; bc -= xb
+        if (sym === 16) {
+          if (i === 0) throw badZlib('repeat with no first length')
+          value = lengths[i - 1]
+          repeat = 3 + x
+        } else repeat = (sym === 17 ? 3 : 11) + x
+        if (i + repeat > total) throw badZlib('too many code lengths')
+        lengths.fill(value, i, i + repeat)
+        if (value !== 0) {
+          for (let k = i; k < i + repeat; k++) { if (k < nlen) { litCount[value]++; litSyms[nLit++] = k } else { distCount[value]++; distSyms[nDist++] = k - nlen } }
+        }
+        i += repeat
+      }
+      if (lengths[256] === 0) throw badZlib('no end-of-block code')
+      litInfo = buildFrom(lengths, 0, litCount, litSyms, nLit, litTable, LIT_ROOT, 'lens')
+      distInfo = buildFrom(lengths, nlen, distCount, distSyms, nDist, distTable, DIST_ROOT, 'dists')
+      lit = litTable; dist = distTable
+    } else throw badZlib('invalid block type')
+
+    const litRoot = litInfo & 255, litMask = (1 << litRoot) - 1, litMax = litInfo >>> 8
+    const distRoot = distInfo & 255, distMask = (1 << distRoot) - 1, distMax = distInfo >>> 8
+    for (;;) {
+      // Two bytes at a time while the input lasts: 16+ bits cover any code (15); extra bits refill below.
+      if (bc < 16) {
+        if (pos + 1 < end) { bb |= (src[pos] | (src[pos + 1] << 8)) << bc; pos += 2; bc += 16 }
+        else while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      }
+      let e = lit[bb & litMask]
+      if (e & SUB) e = lit[(e >>> 8) + ((bb >>> litRoot) & ((1 << (e & 15)) - 1))]
+      let len = e & 15
+      if (len === 0 || len > bc) { if (len !== 0 || bc < litMax) throw TRUNCATED; throw badZlib('invalid Huffman code') }
+      bb >>>= len; bc -= len
+      let sym = e >>> 8
+      if (sym < 256) {
+        if (o >= out.length) out = grow(out, o, maxOut, o + 1)
+        out[o++] = sym
+        continue
+      }
+      if (sym === 256) break
       sym -= 257
       if (sym >= 29) throw badZlib('invalid length symbol')
-      const len = LEN_BASE[sym] + this.bits(LEN_EXTRA[sym])
-      const dsym = this.decode(dist)
-      if (dsym >= 30) throw badZlib('invalid distance symbol')
-      const d = DIST_BASE[dsym] + this.bits(DIST_EXTRA[dsym])
-      if (d > this.outLen) throw badZlib('distance too far back')
-      this.room(len)
-      const out = this.out
-      let o = this.outLen
-      const end = o + len
-      if (d >= len) out.copyWithin(o, o - d, end - d)
-      else for (; o < end; o++) out[o] = out[o - d]
-      this.outLen = end
+      let xb = LEN_EXTRA[sym]
+      while (bc < xb) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+      const length = LEN_BASE[sym] + (bb & ((1 << xb) - 1))
+      bb >>>= xb; bc -= xb
+      if (bc < 16) {
+        if (pos + 1 < end) { bb |= (src[pos] | (src[pos + 1] << 8)) << bc; pos += 2; bc += 16 }
+        else while (bc < 24 && pos < end) { bb |= src[pos++] << bc; bc += 8 }
+      }
+      e = dist[bb & distMask]
+      if (e & SUB) e = dist[(e >>> 8) + ((bb >>> distRoot) & ((1 << (e & 15)) - 1))]
+      len = e & 15
+      if (len === 0 || len > bc) { if (len !== 0 || bc < distMax) throw TRUNCATED; throw badZlib('invalid Huffman code') }
+      bb >>>= len; bc -= len
+      sym = e >>> 8
+      if (sym >= 30) throw badZlib('invalid distance symbol')
+      xb = DIST_EXTRA[sym]
+      while (bc < xb) { if (pos >= end) throw TRUNCATED; bb |= src[pos++] << bc; bc += 8 }
+      const d = DIST_BASE[sym] + (bb & ((1 << xb) - 1))
+      bb >>>= xb; bc -= xb
+      if (d > o) throw badZlib('distance too far back')
+      const stop = o + length
+      if (stop > out.length) out = grow(out, o, maxOut, stop)
+      if (d >= length && length > 32) { out.copyWithin(o, o - d, stop - d); o = stop }
+      else for (; o < stop; o++) out[o] = out[o - d]
     }
   }
+  // Give back the whole unread bytes held in the bit buffer: the stream is byte-aligned now.
+  pos -= bc >> 3
+  outBuf = out
+  outLen = o
+  inPos = pos
+}
 
-  /** Inflate raw deflate blocks up to and including the final one. */
-  run(): void {
-    let last = 0
-    while (last === 0) {
-      last = this.bits(1)
-      const type = this.bits(2)
-      if (type === 0) this.stored()
-      else if (type === 1) { const f = fixedCodes(); this.codes(f.lit, f.dist) }
-      else if (type === 2) { const d = this.dynamicCodes(); this.codes(d.lit, d.dist) }
-      else throw badZlib('invalid block type')
-    }
-    this.alignToByte()
-  }
+/** A bigger output buffer holding the `used` bytes of `out`; LARIX_BAD_ZLIB past `maxOut`. */
+function grow(out: Uint8Array, used: number, maxOut: number, want: number): Uint8Array {
+  if (want > maxOut) throw badZlib(`zlib stream inflates to more than ${maxOut} bytes`)
+  const g = new Uint8Array(Math.min(maxOut, Math.max(want, out.length * 2)))
+  g.set(out.subarray(0, used))
+  return g
 }
 
 function adler32(data: Uint8Array, start: number, end: number): number {
@@ -257,26 +337,39 @@ function adler32(data: Uint8Array, start: number, end: number): number {
   return ((b << 16) | a) >>> 0
 }
 
-function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined): Inflated | undefined {
+/** Reused output for `scratch` calls (a delta is applied at once and dropped: no allocation for it). */
+let scratchBuf = new Uint8Array(64 << 10)
+
+function inflateZlib(src: Uint8Array, offset: number, expectedSize: number | undefined, into?: 'scratch' | 'slab'): Inflated | undefined {
   if (offset + 2 > src.length) return undefined
   const cmf = src[offset], flg = src[offset + 1]
   if ((cmf & 15) !== 8 || cmf >> 4 > 7) throw badZlib('not a zlib stream (bad compression method)')
   if (((cmf << 8) | flg) % 31 !== 0) throw badZlib('not a zlib stream (bad header check)')
   if (flg & 0x20) throw badZlib('zlib stream needs a preset dictionary')
-  const inf = new Inflater(src, offset + 2, expectedSize ?? 2 ** 32)
+  const maxOut = expectedSize ?? 2 ** 32
+  // A declared size is checked, never trusted for an allocation beyond 1 MiB: past that, start small and grow.
+  const initial = Math.min(maxOut, 1 << 20, expectedSize ?? Math.max(1024, (src.length - offset) * 4))
+  const reuse = into === 'scratch' && expectedSize !== undefined && expectedSize <= 1 << 20
+  if (reuse && scratchBuf.length < expectedSize) scratchBuf = new Uint8Array(expectedSize)
+  const sliced = into === 'slab' && expectedSize !== undefined && expectedSize <= SLICE_MAX
+  const first = reuse ? scratchBuf.subarray(0, expectedSize) : sliced ? slabSlice(expectedSize) : new Uint8Array(initial)
   try {
-    inf.run()
+    inflateRaw(src, offset + 2, maxOut, first)
   } catch (e) {
+    if (sliced) slabGiveBack(expectedSize)
     if (e === TRUNCATED) return undefined
     throw e
   }
-  if (inf.pos + 4 > src.length) return undefined
-  const p = inf.pos
-  const stored = ((src[p] << 24) | (src[p + 1] << 16) | (src[p + 2] << 8) | src[p + 3]) >>> 0
-  if (stored !== adler32(inf.out, 0, inf.outLen)) throw badZlib('incorrect data check')
-  if (expectedSize !== undefined && inf.outLen !== expectedSize) {
-    throw badZlib(`zlib stream inflates to ${inf.outLen} bytes, expected ${expectedSize}`)
+  const out = outBuf, n = outLen, p = inPos
+  outBuf = EMPTY
+  // Give the slice back unless the stream is whole and good (the last slice taken is this one).
+  const ok = p + 4 <= src.length && ((src[p] << 24) | (src[p + 1] << 16) | (src[p + 2] << 8) | src[p + 3]) >>> 0 === adler32(out, 0, n)
+  if (sliced && (!ok || n !== expectedSize)) slabGiveBack(expectedSize)
+  if (p + 4 > src.length) return undefined
+  if (!ok) throw badZlib('incorrect data check')
+  if (expectedSize !== undefined && n !== expectedSize) {
+    throw badZlib(`zlib stream inflates to ${n} bytes, expected ${expectedSize}`)
   }
-  const data = inf.outLen === inf.out.length ? inf.out : inf.out.slice(0, inf.outLen)
+  const data = n === out.length ? out : out.slice(0, n)
   return { data, consumed: p + 4 - offset }
 }

@@ -40,14 +40,17 @@ export function inflate(data: Uint8Array): Uint8Array {
 /**
  * Inflate the zlib stream that starts at `offset` in `buf` (more data may follow it) and should inflate to
  * exactly `expectedSize` bytes. Returns undefined when the stream runs past the end of `buf` (more input is
- * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`.
+ * needed); throws LARIX_BAD_ZLIB on corrupt data or a size other than `expectedSize`. `into` says where
+ * the data may go: `scratch`, a buffer that the next `scratch` call overwrites (for bytes used at once: a
+ * delta); `slab`, a view into a 64 KiB buffer shared with other small outputs (for bytes whose neighbours
+ * die about when they do: a pack being read); by default, a buffer of its own.
  * @example const { data, consumed } = inflateAt(packBytes, 12 + headerLength, size) ?? needMore()
  */
-export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number): Inflated | undefined {
+export function inflateAt(buf: Uint8Array, offset: number, expectedSize: number, into?: 'scratch' | 'slab'): Inflated | undefined {
   // Small objects (most of a pack: deltas, trees, commits, JSON values) through the JavaScript inflater of
   // the browser flavour: node:zlib's inflateSync builds a stream and a native handle per call, which costs
   // more than inflating a few hundred bytes and leaves garbage behind (a clone of 55,000 objects: ~2x faster).
-  if (expectedSize <= SMALL && Number.isSafeInteger(expectedSize) && expectedSize >= 0) return inflateAtJs(buf, offset, expectedSize)
+  if (expectedSize <= SMALL && Number.isSafeInteger(expectedSize) && expectedSize >= 0) return inflateAtJs(buf, offset, expectedSize, into)
   return run(buf.subarray(offset), expectedSize, expectedSize)
 }
 

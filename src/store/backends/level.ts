@@ -249,7 +249,16 @@ class LevelObjects implements ObjectStore {
   }
   async putMany(objects: readonly StoredObject[]): Promise<void> {
     if (objects.length === 0) return
-    try { await this.db().batch(objectOps(objects)) } catch (e) { throw wrap('batch', e) }
+    // A chained batch: classic-level takes each put's key and value as arguments, where an array batch
+    // makes it read three properties of every operation (~1.5x the main-thread time for a clone's batches).
+    const batch = this.db().batch()
+    try {
+      for (const op of objectOps(objects)) if (op.type === 'put') batch.put(op.key, op.value)
+      await batch.write()
+    } catch (e) {
+      await batch.close().catch(() => {})
+      throw wrap('batch', e)
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // little-endian base-128 numbers, then instructions: copy a range of the base (high bit set) or insert the
 // next 1–127 bytes of the delta (high bit clear; 0 is reserved). Every instruction is checked before the
 // result is allocated, so a hostile delta can neither read outside its base nor make us allocate its claim.
+import { SLICE_MAX, slabSlice } from './slab.js'
 import { BadPackError } from './errors.js'
 
 function fail(message: string): never {
@@ -30,9 +31,10 @@ export function deltaSizes(delta: Uint8Array): { baseSize: number; resultSize: n
 /**
  * Rebuild an object from its delta base and delta. Throws BadPackError (reason `delta`) on a base of the
  * wrong size, a copy outside the base, a reserved opcode, or a result of a size other than declared.
+ * `slab`: a small result may share its buffer with others (see slab.ts).
  * @example applyDelta(utf8('hello world'), delta) // → the target bytes
  */
-export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
+export function applyDelta(base: Uint8Array, delta: Uint8Array, slab = false): Uint8Array {
   // Git refuses deltas under 4 bytes (DELTA_SIZE_MIN), even the 2-byte "empty to empty" one; so do we.
   if (delta.length < 4) fail(`${delta.length} bytes is shorter than any delta`)
   const { baseSize, resultSize, start } = deltaSizes(delta)
@@ -58,7 +60,7 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   }
   if (total !== resultSize) fail(`makes ${total} bytes, declared ${resultSize}`)
   // Pass 2: build it.
-  const out = new Uint8Array(resultSize)
+  const out = slab && resultSize <= SLICE_MAX ? slabSlice(resultSize) : new Uint8Array(resultSize)
   let o = 0
   p = start
   while (p < delta.length) {

@@ -1,15 +1,14 @@
 // Streaming pack reader: parse a pack as it arrives, resolve its deltas, verify its checksum, and only then
 // hand its objects to the destination store. Memory: the largest object, the cache of recent delta bases,
-// one batch, a few dozen bytes per entry (offset → id, CRC-32), whatever the staging store keeps (see
-// staging.ts), and deltas whose base comes later in the pack (held until it does; Git never writes those,
-// other packers rarely).
+// one batch, per entry its id, offset and CRC-32 in flat arrays (an OFS delta finds its base's entry by a
+// binary search of the offsets), whatever the staging store keeps (see staging.ts), and deltas whose base
+// comes later in the pack (held until it does; Git never writes those, other packers rarely).
 import { inflateAt } from '#platform/zlib'
 import type { Inflated } from '#platform/zlib'
 import { sha1Stream } from '#platform/sha1'
 import type { ObjectStore } from '../../store/backend.js'
 import { concatBytes, toHex } from '../../store/bytes.js'
 import { BadArgumentError } from '../../store/errors.js'
-import { LRU } from '../../store/lru.js'
 import { decodeCommit, decodeTag, decodeTree, objectId } from '../../store/objects.js'
 import type { GitObject, ObjectType, StoredObject } from '../../store/objects.js'
 import { crc32 } from './crc32.js'
@@ -215,14 +214,14 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   const { count: total } = decodePackHeader(input.buf, input.pos)
   input.pos += PACK_HEADER_SIZE
 
-  const entries: PackIndexEntry[] = []
+  /** Per entry, in pack order: its id ('' while it waits for its base), offset and CRC-32. */
   const ids: string[] = []
-  /** Entry offset → id, or null for an entry still waiting for its base. */
-  const idAt = new Map<number, string | null>()
+  const offsets: number[] = []
+  const crcs: number[] = []
   /** Base key (`@offset` or an id) → deltas waiting for it. */
   const waiting = new Map<string, Waiting[]>()
   let waitingCount = 0
-  const cache = new LRU<string, GitObject>(opts.cacheBytes ?? 32 << 20, o => o.body.length + 64)
+  const cache = new BaseCache(opts.cacheBytes ?? 32 << 20)
   let batch = new Map<string, StoredObject>()
   let batchBytes = 0
 
@@ -249,7 +248,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   }
 
   const lookup = async (id: string): Promise<GitObject | undefined> => {
-    const o = cache.get(id) ?? batch.get(id) ?? writes.inflight?.objects.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
+    const o = batch.get(id) ?? writes.inflight?.objects.get(id) ?? (memoryStaging ? memoryStaging.get(id) : await staging.get(id))
     if (o !== undefined || direct) return o
     return store.get(id)
   }
@@ -265,31 +264,36 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     }
   }
 
-  /** Record a resolved object, then resolve every delta that was waiting for it, depth-first. */
-  const settle = async (index: number, type: ObjectType, body: Uint8Array): Promise<void> => {
-    const stack: [number, ObjectType, Uint8Array][] = [[index, type, body]]
+  /**
+   * Record a resolved object (its id, the cache, the batch); true when the batch is full and must be
+   * flushed. Synchronous: most entries of a pack go through without a single await.
+   */
+  const record = (i: number, t: ObjectType, b: Uint8Array): boolean => {
+    check(t, b, offsets[i])
+    const id = objectId(t, b)
+    ids[i] = id
+    const obj: StoredObject = { id, type: t, body: b }
+    cache.set(i, obj)
+    if (batch.has(id)) return false
+    batch.set(id, obj)
+    batchBytes += b.length
+    return batch.size >= batchSize || batchBytes >= BATCH_BYTES
+  }
+  /** After `record`: flush a full batch, and resolve every delta that was waiting for the object, depth-first. */
+  const settle = async (index: number, type: ObjectType, body: Uint8Array, full: boolean): Promise<void> => {
+    if (full) await flush()
+    if (waitingCount === 0) return
+    const stack: [number, ObjectType, Uint8Array, boolean][] = [[index, type, body, false]]
     while (stack.length > 0) {
-      const [i, t, b] = stack.pop()!
-      const offset = entries[i].offset
-      check(t, b, offset)
-      const id = objectId(t, b)
-      entries[i].id = id
-      ids[i] = id
-      idAt.set(offset, id)
-      const obj: StoredObject = { id, type: t, body: b }
-      cache.set(id, obj)
-      if (!batch.has(id)) {
-        batch.set(id, obj)
-        batchBytes += b.length
-        if (batch.size >= batchSize || batchBytes >= BATCH_BYTES) await flush()
-      }
+      const [i, t, b, pending] = stack.pop()!
+      if (pending && record(i, t, b)) await flush()
       if (waitingCount === 0) continue
-      for (const key of ['@' + offset, id]) {
+      for (const key of ['@' + offsets[i], ids[i]]) {
         const list = waiting.get(key)
         if (!list) continue
         waiting.delete(key)
         waitingCount -= list.length
-        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta)])
+        for (const w of list) stack.push([w.index, t, applyDelta(b, w.delta, true), true])
       }
     }
   }
@@ -315,9 +319,12 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
     // longer than its object is a corrupt one, and is not worth buffering the rest of the pack for.
     const zlibLimit = h.size + Math.floor(h.size / 8) + 65536
     let z: Inflated | undefined
+    // A delta is applied at once and dropped: it may be inflated into a reused buffer (copied if it waits).
+    // Other objects go to shared slabs: they live about as long as one another (a batch, the base cache).
+    const isDelta = CODE_TYPE[h.typeCode] === undefined
     for (;;) {
       try {
-        z = inflateAt(input.buf, input.pos + h.length, h.size)
+        z = inflateAt(input.buf, input.pos + h.length, h.size, isDelta ? 'scratch' : 'slab')
       } catch (e) {
         throw new BadPackError(`bad zlib data in entry ${i} (offset ${offset}): ${(e as Error).message}`, { reason: 'zlib', offset }, e)
       }
@@ -326,28 +333,40 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       if (!(await input.more())) throw new BadPackError(`pack truncated in entry ${i} (offset ${offset})`, { reason: 'truncated', offset })
     }
     const length = h.length + z.consumed
-    entries.push({ id: '', offset, crc32: crc32(input.buf.subarray(input.pos, input.pos + length)) })
+    crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
+    offsets.push(offset)
     ids.push('')
     input.pos += length
 
     const type = CODE_TYPE[h.typeCode]
     if (type !== undefined) {
-      await settle(i, type, z.data)
+      const full = record(i, type, z.data)
+      if (full || waitingCount > 0) await settle(i, type, z.data, full)
       continue
     }
+    // The delta may sit in the inflater's reused buffer: copied before anything else can run (an await).
+    let delta = z.data
     let base: GitObject | undefined
     if (h.typeCode === OBJ_OFS_DELTA) {
-      const baseId = idAt.get(h.baseOffset!)
-      if (baseId === undefined) throw new BadPackError(`delta at offset ${offset} refers to offset ${h.baseOffset}, where no entry starts`, { reason: 'delta', offset })
-      if (baseId === null) { wait('@' + h.baseOffset, { index: i, delta: z.data }); idAt.set(offset, null); continue }
-      base = await lookup(baseId)
+      const b = entryAt(offsets, h.baseOffset!)
+      if (b < 0) throw new BadPackError(`delta at offset ${offset} refers to offset ${h.baseOffset}, where no entry starts`, { reason: 'delta', offset })
+      const baseId = ids[b]
+      if (baseId === '') { wait('@' + h.baseOffset, { index: i, delta: delta.slice() }); continue }
+      base = cache.get(b)
+      if (base === undefined) {
+        delta = delta.slice()
+        base = await lookup(baseId)
+      }
       if (base === undefined) throw new Error(`unpack lost the object ${baseId} it had just stored`)
     } else {
+      delta = delta.slice()
       base = await lookup(h.baseId!)
       // Not here yet: it may come later in the pack. If it never does, the pack is incomplete.
-      if (base === undefined) { wait(h.baseId!, { index: i, delta: z.data }); idAt.set(offset, null); continue }
+      if (base === undefined) { wait(h.baseId!, { index: i, delta }); continue }
     }
-    await settle(i, base.type, applyDelta(base.body, z.data))
+    const body = applyDelta(base.body, delta, true)
+    const full = record(i, base.type, body)
+    if (full || waitingCount > 0) await settle(i, base.type, body, full)
   }
 
   if (!(await input.ensure(PACK_TRAILER_SIZE))) throw new BadPackError('pack truncated before its checksum', { reason: 'truncated', offset: input.offset })
@@ -364,35 +383,105 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   }
   await flush(true)
   onProgress?.({ phase: 'receiving', objects: total, total, bytes: input.offset })
-  const result: UnpackResult = { packId: digest, ids, entries, size: input.offset }
+  let entries: PackIndexEntry[] | undefined
+  const result: UnpackResult = {
+    packId: digest, ids, size: input.offset,
+    // Built when asked for (writePackIndex): a fetch never does.
+    get entries() { return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] }))) },
+  }
   if (rest !== undefined) result.rest = rest
   return result
 }
 
-/** After verification: staged objects to the destination, in pack order, in batches. */
+/**
+ * After verification: staged objects to the destination, in batches, one batch being written while the
+ * next is gathered. From the memory staging store in the order they were staged (each object once);
+ * from another staging store in pack order.
+ */
 async function copyStaged(staging: ObjectStore, store: ObjectStore, result: UnpackResult, batchSize: number, opts: UnpackOptions): Promise<void> {
   const { ids, size: packBytes } = result
-  const memory = staging instanceof MemoryStaging ? staging.map : undefined
-  const seen = new Set<string>()
+  const total = ids.length
+  let inflight: Promise<void> | undefined
   let batch: StoredObject[] = []
   let bytes = 0
   let done = 0
-  for (const id of ids) {
-    done++
-    if (seen.has(id)) continue
-    seen.add(id)
-    const o = memory ? memory.get(id) : await staging.get(id)
-    if (o === undefined) throw new Error(`staged object ${id} vanished from the staging store`)
-    batch.push(memory ? (o as StoredObject) : { id, type: o.type, body: o.body })
-    bytes += o.body.length
-    if (batch.length >= batchSize || bytes >= BATCH_BYTES) {
-      opts.signal?.throwIfAborted()
-      await store.putMany(batch)
-      batch = []
-      bytes = 0
-      opts.onProgress?.({ phase: 'writing', objects: done, total: ids.length, bytes: packBytes })
-    }
+  const send = async (): Promise<void> => {
+    if (inflight) await inflight
+    opts.signal?.throwIfAborted()
+    const objects = batch
+    batch = []
+    bytes = 0
+    inflight = objects.length > 0 ? store.putMany(objects) : undefined
+    opts.onProgress?.({ phase: 'writing', objects: Math.min(total, Math.round(done)), total, bytes: packBytes })
   }
-  await store.putMany(batch)
-  opts.onProgress?.({ phase: 'writing', objects: ids.length, total: ids.length, bytes: packBytes })
+  const add = async (o: StoredObject): Promise<void> => {
+    batch.push(o)
+    bytes += o.body.length
+    if (batch.length >= batchSize || bytes >= BATCH_BYTES) await send()
+  }
+  try {
+    if (staging instanceof MemoryStaging) {
+      // Duplicates in the pack were staged once; `done` counts pack entries for the progress figures.
+      const per = staging.map.size > 0 ? total / staging.map.size : 0
+      for (const o of staging.map.values()) { done += per; await add(o) }
+    } else {
+      const seen = new Set<string>()
+      for (const id of ids) {
+        done++
+        if (seen.has(id)) continue
+        seen.add(id)
+        const o = await staging.get(id)
+        if (o === undefined) throw new Error(`staged object ${id} vanished from the staging store`)
+        await add({ id, type: o.type, body: o.body })
+      }
+    }
+    done = total
+    await send()
+    await inflight
+  } catch (e) {
+    // Let a batch being written end before the caller moves on.
+    await inflight?.catch(() => {})
+    throw e
+  }
+}
+/** The index of the entry that starts at `offset` (offsets are increasing), or -1. */
+function entryAt(offsets: readonly number[], offset: number): number {
+  let lo = 0, hi = offsets.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = offsets[mid]
+    if (v === offset) return mid
+    if (v < offset) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
+}
+
+/**
+ * Recently resolved objects by entry index, for the deltas that follow: first in, first out within a byte
+ * budget (a pack's deltas mostly refer to entries shortly before them). A plain array by index and a queue
+ * of what to drop: no hashing, no reordering.
+ */
+class BaseCache {
+  private readonly objects: (GitObject | undefined)[] = []
+  private readonly queue: number[] = []
+  private head = 0
+  private bytes = 0
+  constructor(private readonly budget: number) {}
+  get(i: number): GitObject | undefined { return this.objects[i] }
+  set(i: number, o: GitObject): void {
+    const w = o.body.length + 64
+    if (w > this.budget / 2) return
+    while (this.objects.length < i) this.objects.push(undefined)
+    if (this.objects[i] !== undefined) return
+    this.objects[i] = o
+    this.queue.push(i)
+    this.bytes += w
+    while (this.bytes > this.budget) {
+      const k = this.queue[this.head++]
+      this.bytes -= this.objects[k]!.body.length + 64
+      this.objects[k] = undefined
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue.splice(0, this.head); this.head = 0 }
+  }
 }
