@@ -6,7 +6,8 @@
 // the parent has elsewhere (a file moved, a revert): a superset, which only costs bytes.
 //
 // Encoding: records of 21 bytes, a kind byte (INTRODUCED_TREE or INTRODUCED_BLOB) and the 20-byte id.
-import { toHex, writeHexId } from './bytes.js'
+import { concatBytes, toHex, writeHexId } from './bytes.js'
+import { CorruptObjectError, NotFoundError } from './errors.js'
 import type { ObjectType, StoredObject } from './objects.js'
 import type { ObjectReader, TreeNode } from './tree.js'
 
@@ -81,4 +82,82 @@ export function isIntroducedEntry(data: Uint8Array): boolean {
 /** Call `visit` with each object of a well-formed entry: hex id and type. */
 export function forEachIntroduced(data: Uint8Array, visit: (id: string, type: ObjectType) => void): void {
   for (let at = 0; at + RECORD <= data.length; at += RECORD) visit(toHex(data, at + 1, at + RECORD), data[at] === INTRODUCED_TREE ? 'tree' : 'blob')
+}
+
+/** One entry of a tree body, as positions in it. */
+interface RawEntry { isTree: boolean; gitlink: boolean; name: number; nameEnd: number; id: number; next: number }
+
+/** The entry of `body` at `at`, or undefined at the end; throws on a malformed body. */
+function rawEntry(body: Uint8Array, at: number, treeId: string): RawEntry | undefined {
+  if (at >= body.length) return undefined
+  const sp = body.indexOf(0x20, at)
+  const nul = sp < 0 ? -1 : body.indexOf(0, sp + 1)
+  if (sp <= at || nul < 0 || nul + 21 > body.length) throw new CorruptObjectError(`tree ${treeId} is malformed`, { id: treeId, type: 'tree' })
+  const isTree = sp - at === 5 && body[at] === 0x34 && body[at + 1] === 0x30 // 40000
+  const gitlink = sp - at === 6 && body[at] === 0x31 && body[at + 1] === 0x36 // 160000
+  return { isTree, gitlink, name: sp + 1, nameEnd: nul, id: nul + 1, next: nul + 21 }
+}
+
+/** Git's order of tree entries (a tree's name compares as if it ended in '/'). */
+function compareEntries(a: Uint8Array, x: RawEntry, b: Uint8Array, y: RawEntry): number {
+  const la = x.nameEnd - x.name, lb = y.nameEnd - y.name
+  const n = Math.min(la, lb)
+  for (let i = 0; i < n; i++) {
+    const d = a[x.name + i] - b[y.name + i]
+    if (d !== 0) return d
+  }
+  const ca = la > n ? a[x.name + n] : x.isTree ? 0x2f : 0
+  const cb = lb > n ? b[y.name + n] : y.isTree ? 0x2f : 0
+  return ca - cb
+}
+
+function sameId(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (let k = 0; k < 20; k++) if (a[i + k] !== b[j + k]) return false
+  return true
+}
+
+/**
+ * The same entry as introducedObjects, computed on the tree bodies as `read` returns them (no decoded
+ * nodes: entries of the two versions of a tree are matched by a merge on their bytes, which is what a
+ * server building entries for thousands of received commits needs). `read` throws or returns undefined
+ * for a missing tree (undefined: NotFoundError).
+ */
+export async function introducedFromBodies(read: (id: string) => Promise<Uint8Array | undefined>, tree: string, parentTree: string | undefined): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let cur = new Uint8Array(RECORD * 256)
+  let used = 0
+  const push = (kind: number, src: Uint8Array, at: number) => {
+    if (used === cur.length) { parts.push(cur); cur = new Uint8Array(cur.length * 2); used = 0 }
+    cur[used] = kind
+    for (let k = 0; k < 20; k++) cur[used + 1 + k] = src[at + k]
+    used += RECORD
+  }
+  const seenTrees = new Set<string>()
+  const body = async (id: string) => {
+    const b = await read(id)
+    if (b === undefined) throw new NotFoundError('tree', id)
+    return b
+  }
+  const visit = async (id: string, idBytes: Uint8Array, idAt: number, before: string | undefined): Promise<void> => {
+    if (seenTrees.has(id)) return
+    seenTrees.add(id)
+    push(INTRODUCED_TREE, idBytes, idAt)
+    const a = await body(id)
+    const b = before === undefined ? undefined : await body(before)
+    let y = b === undefined ? undefined : rawEntry(b, 0, before!)
+    for (let x = rawEntry(a, 0, id); x !== undefined; x = rawEntry(a, x.next, id)) {
+      while (y !== undefined && compareEntries(b!, y, a, x) < 0) y = rawEntry(b!, y.next, before!)
+      const same = y !== undefined && compareEntries(b!, y, a, x) === 0
+      if (same && sameId(a, x.id, b!, y!.id)) continue
+      if (x.isTree) await visit(toHex(a, x.id, x.id + 20), a, x.id, same && y!.isTree ? toHex(b!, y!.id, y!.id + 20) : undefined)
+      else if (!x.gitlink) push(INTRODUCED_BLOB, a, x.id)
+    }
+  }
+  if (tree !== parentTree) {
+    const rootBytes = new Uint8Array(20)
+    writeHexId(tree, rootBytes, 0)
+    await visit(tree, rootBytes, 0, parentTree)
+  }
+  parts.push(cur.subarray(0, used))
+  return parts.length === 1 ? parts[0].slice() : concatBytes(parts)
 }

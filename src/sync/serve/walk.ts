@@ -9,7 +9,7 @@ import { Heap } from '../../store/history.js'
 import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
-import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedObjects, isIntroducedEntry } from '../../store/introduced.js'
+import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
 import type { IntroducedEntry } from '../../store/introduced.js'
 
 /** One object to send, in pack order. */
@@ -524,6 +524,19 @@ async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: 
   addListed: (id: string, type: ObjectType) => void, signal: AbortSignal | undefined): Promise<void> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
   const missing: IntroducedEntry[] = []
+  // Oldest first, a commit's parent was usually built just before: its trees (read then) are kept for one
+  // more commit, and so are read once, not twice.
+  let previous = new Map<string, Uint8Array>(), current = new Map<string, Uint8Array>()
+  const readTree = async (id: string) => {
+    let body = current.get(id) ?? previous.get(id)
+    if (body === undefined) {
+      const o = await store.get(id)
+      if (o?.type !== 'tree') return undefined
+      body = o.body
+    }
+    current.set(id, body)
+    return body
+  }
   for (let i = commits.length - 1; i >= 0; i--) {
     if ((i & 1023) === 0) signal?.throwIfAborted()
     const id = commits[i]
@@ -533,11 +546,13 @@ async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: 
       let parentTree: string | undefined
       if (c.parents.length > 0) parentTree = (await commitOf(reader, c.parents[0])).tree
       try {
-        e = await introducedObjects(reader, c.tree, parentTree)
+        e = await introducedFromBodies(readTree, c.tree, parentTree)
       } catch (err) {
         if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? c.tree)
         throw err
       }
+      previous = current
+      current = new Map()
       missing.push({ commit: id, introduced: e })
       if (missing.length >= 1000 && store.putIntroduced) await store.putIntroduced(missing.splice(0))
     }
