@@ -116,48 +116,74 @@ function sameId(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
   return true
 }
 
+/** Appends 21-byte records to a growing buffer. */
+class Records {
+  private parts: Uint8Array[] = []
+  private cur = new Uint8Array(RECORD * 64)
+  private used = 0
+  push(kind: number, src: Uint8Array, at: number): void {
+    if (this.used === this.cur.length) { this.parts.push(this.cur); this.cur = new Uint8Array(this.cur.length * 2); this.used = 0 }
+    const c = this.cur, u = this.used
+    c[u] = kind
+    for (let k = 0; k < 20; k++) c[u + 1 + k] = src[at + k]
+    this.used += RECORD
+  }
+  bytes(): Uint8Array {
+    const last = this.cur.slice(0, this.used)
+    return this.parts.length === 0 ? last : concatBytes([...this.parts, last])
+  }
+}
+
 /**
- * The same entry as introducedObjects, computed on the tree bodies as `read` returns them (no decoded
- * nodes: entries of the two versions of a tree are matched by a merge on their bytes, which is what a
- * server building entries for thousands of received commits needs). `read` throws or returns undefined
- * for a missing tree (undefined: NotFoundError).
+ * The same entries as introducedObjects, for many commits (`tree` and first parent's `parentTree` each),
+ * computed on tree bodies: level by level over all of them, each level's trees read with one `readMany`
+ * (ids sorted: LevelDB then reads its blocks in order), and the two versions of a tree matched by a merge
+ * of their entries' bytes (no decoded nodes). `readMany` gives undefined for a tree it lacks: NotFoundError.
+ * This is what a server building the entries of thousands of received commits needs.
  */
-export async function introducedFromBodies(read: (id: string) => Promise<Uint8Array | undefined>, tree: string, parentTree: string | undefined): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let cur = new Uint8Array(RECORD * 256)
-  let used = 0
-  const push = (kind: number, src: Uint8Array, at: number) => {
-    if (used === cur.length) { parts.push(cur); cur = new Uint8Array(cur.length * 2); used = 0 }
-    cur[used] = kind
-    for (let k = 0; k < 20; k++) cur[used + 1 + k] = src[at + k]
-    used += RECORD
+export async function introducedFromBodies(readMany: (ids: string[]) => Promise<(Uint8Array | undefined)[]>,
+  jobs: readonly { tree: string; parentTree: string | undefined }[]): Promise<Uint8Array[]> {
+  const records = jobs.map(() => new Records())
+  const seen = jobs.map(() => new Set<string>())
+  /** Pairs to compare at this level: a tree of job `job` and the tree at its path in the parent, if any. */
+  let level: { job: number; id: string; before: string | undefined }[] = []
+  jobs.forEach((j, job) => { if (j.tree !== j.parentTree) level.push({ job, id: j.tree, before: j.parentTree }) })
+  const rootBytes = new Uint8Array(20)
+  for (const p of level) {
+    writeHexId(p.id, rootBytes, 0)
+    records[p.job].push(INTRODUCED_TREE, rootBytes, 0)
+    seen[p.job].add(p.id)
   }
-  const seenTrees = new Set<string>()
-  const body = async (id: string) => {
-    const b = await read(id)
-    if (b === undefined) throw new NotFoundError('tree', id)
-    return b
-  }
-  const visit = async (id: string, idBytes: Uint8Array, idAt: number, before: string | undefined): Promise<void> => {
-    if (seenTrees.has(id)) return
-    seenTrees.add(id)
-    push(INTRODUCED_TREE, idBytes, idAt)
-    const a = await body(id)
-    const b = before === undefined ? undefined : await body(before)
-    let y = b === undefined ? undefined : rawEntry(b, 0, before!)
-    for (let x = rawEntry(a, 0, id); x !== undefined; x = rawEntry(a, x.next, id)) {
-      while (y !== undefined && compareEntries(b!, y, a, x) < 0) y = rawEntry(b!, y.next, before!)
-      const same = y !== undefined && compareEntries(b!, y, a, x) === 0
-      if (same && sameId(a, x.id, b!, y!.id)) continue
-      if (x.isTree) await visit(toHex(a, x.id, x.id + 20), a, x.id, same && y!.isTree ? toHex(b!, y!.id, y!.id + 20) : undefined)
-      else if (!x.gitlink) push(INTRODUCED_BLOB, a, x.id)
+  while (level.length > 0) {
+    const want = new Set<string>()
+    for (const p of level) { want.add(p.id); if (p.before !== undefined) want.add(p.before) }
+    const ids = [...want].sort()
+    const got = await readMany(ids)
+    const bodies = new Map<string, Uint8Array>()
+    for (let i = 0; i < ids.length; i++) {
+      if (got[i] === undefined) throw new NotFoundError('tree', ids[i])
+      bodies.set(ids[i], got[i]!)
     }
+    const next: typeof level = []
+    for (const { job, id, before } of level) {
+      const a = bodies.get(id)!
+      const b = before === undefined ? undefined : bodies.get(before)!
+      const out = records[job]
+      let y = b === undefined ? undefined : rawEntry(b, 0, before!)
+      for (let x = rawEntry(a, 0, id); x !== undefined; x = rawEntry(a, x.next, id)) {
+        while (y !== undefined && compareEntries(b!, y, a, x) < 0) y = rawEntry(b!, y.next, before!)
+        const same = y !== undefined && compareEntries(b!, y, a, x) === 0
+        if (same && sameId(a, x.id, b!, y!.id)) continue
+        if (x.isTree) {
+          const sub = toHex(a, x.id, x.id + 20)
+          if (seen[job].has(sub)) continue // listed at another path already: what it holds is covered from there
+          seen[job].add(sub)
+          out.push(INTRODUCED_TREE, a, x.id)
+          next.push({ job, id: sub, before: same && y!.isTree ? toHex(b!, y!.id, y!.id + 20) : undefined })
+        } else if (!x.gitlink) out.push(INTRODUCED_BLOB, a, x.id)
+      }
+    }
+    level = next
   }
-  if (tree !== parentTree) {
-    const rootBytes = new Uint8Array(20)
-    writeHexId(tree, rootBytes, 0)
-    await visit(tree, rootBytes, 0, parentTree)
-  }
-  parts.push(cur.subarray(0, used))
-  return parts.length === 1 ? parts[0].slice() : concatBytes(parts)
+  return records.map(r => r.bytes())
 }

@@ -10,7 +10,6 @@ import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
 import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
-import type { IntroducedEntry } from '../../store/introduced.js'
 
 /** One object to send, in pack order. */
 export interface WalkedObject {
@@ -523,42 +522,36 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
 async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: readonly string[], sent: ReadonlySet<string>,
   addListed: (id: string, type: ObjectType) => void, signal: AbortSignal | undefined): Promise<void> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
-  const missing: IntroducedEntry[] = []
-  // Oldest first, a commit's parent was usually built just before: its trees (read then) are kept for one
-  // more commit, and so are read once, not twice.
-  let previous = new Map<string, Uint8Array>(), current = new Map<string, Uint8Array>()
-  const readTree = async (id: string) => {
-    let body = current.get(id) ?? previous.get(id)
-    if (body === undefined) {
-      const o = await store.get(id)
-      if (o?.type !== 'tree') return undefined
-      body = o.body
-    }
-    current.set(id, body)
-    return body
+  const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
+    const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
+    return got.map(o => (o?.type === 'tree' ? o.body : undefined))
   }
+  /** Build the entries of `todo` (indexes into commits) together, and store them. */
+  const build = async (todo: number[]): Promise<void> => {
+    const jobs: { tree: string; parentTree: string | undefined }[] = []
+    for (const i of todo) {
+      const c = await commitOf(reader, commits[i])
+      jobs.push({ tree: c.tree, parentTree: c.parents.length > 0 ? (await commitOf(reader, c.parents[0])).tree : undefined })
+    }
+    let built: Uint8Array[]
+    try {
+      built = await introducedFromBodies(readMany, jobs)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? '?')
+      throw err
+    }
+    todo.forEach((i, k) => { entries[i] = built[k] })
+    await store.putIntroduced?.(todo.map((i, k) => ({ commit: commits[i], introduced: built[k] })))
+  }
+  let todo: number[] = []
   for (let i = commits.length - 1; i >= 0; i--) {
     if ((i & 1023) === 0) signal?.throwIfAborted()
-    const id = commits[i]
-    let e = await store.getIntroduced!(id)
-    if (e === undefined || !isIntroducedEntry(e)) { // none yet (or a damaged one): build it
-      const c = await commitOf(reader, id)
-      let parentTree: string | undefined
-      if (c.parents.length > 0) parentTree = (await commitOf(reader, c.parents[0])).tree
-      try {
-        e = await introducedFromBodies(readTree, c.tree, parentTree)
-      } catch (err) {
-        if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? c.tree)
-        throw err
-      }
-      previous = current
-      current = new Map()
-      missing.push({ commit: id, introduced: e })
-      if (missing.length >= 1000 && store.putIntroduced) await store.putIntroduced(missing.splice(0))
-    }
-    entries[i] = e
+    const e = await store.getIntroduced!(commits[i])
+    if (e !== undefined && isIntroducedEntry(e)) entries[i] = e
+    else todo.push(i) // none yet (or a damaged one): build it
+    if (todo.length >= 1000) { await build(todo); todo = [] }
   }
-  if (missing.length > 0 && store.putIntroduced) await store.putIntroduced(missing)
+  if (todo.length > 0) await build(todo)
   // Duplicates are found on the bytes: only new ids get a hex string (then checked against what the wants
   // listed already: a tree or blob may be wanted by id).
   let total = 0
