@@ -41,26 +41,22 @@ export async function introducedObjects(reader: ObjectReader, tree: string, pare
   const kinds: number[] = []
   const ids: string[] = []
   const seen = new Set<string>()
-  // `id` is a tree that differs from `before` (the tree at the same path in the parent, if any).
-  const visit = async (id: string, before: string | undefined): Promise<void> => {
-    if (seen.has(id)) return // listed at another path already: what it holds is covered from there
-    seen.add(id)
-    kinds.push(INTRODUCED_TREE)
-    ids.push(id)
-    const node = await nodeOf(id)
-    const old = before === undefined ? undefined : await nodeOf(before)
-    for (const [name, e] of node.entries) {
+  /** Trees listed, each with the tree at the same path in the parent (if any), whose entries are to compare. */
+  const stack: (string | undefined)[] = []
+  const list = (kind: number, id: string) => { seen.add(id); kinds.push(kind); ids.push(id) }
+  if (tree !== parentTree) { list(INTRODUCED_TREE, tree); stack.push(tree, parentTree) }
+  while (stack.length > 0) {
+    const before = stack.pop(), id = stack.pop()!
+    const node = reader.cachedTree(id) ?? await nodeOf(id)
+    const old = before === undefined ? undefined : reader.cachedTree(before) ?? await nodeOf(before)
+    node.entries.forEach((e, name) => {
       const o = old?.entries.get(name)
-      if (o !== undefined && o.id === e.id) continue
-      if (e.kind === 'tree') await visit(e.id!, o?.kind === 'tree' ? o.id : undefined)
-      else if (e.mode !== '160000' && !seen.has(e.id!)) { // a gitlink names a commit of another repository
-        seen.add(e.id!)
-        kinds.push(INTRODUCED_BLOB)
-        ids.push(e.id!)
-      }
-    }
+      const eid = e.id!
+      if ((o !== undefined && o.id === eid) || seen.has(eid)) return // the parent has it here, or it is listed (at another path)
+      if (e.kind === 'tree') { list(INTRODUCED_TREE, eid); stack.push(eid, o?.kind === 'tree' ? o.id : undefined) }
+      else if (e.mode !== '160000') list(INTRODUCED_BLOB, eid) // a gitlink names a commit of another repository
+    })
   }
-  if (tree !== parentTree) await visit(tree, parentTree)
   const out = new Uint8Array(RECORD * ids.length)
   for (let i = 0; i < ids.length; i++) {
     out[RECORD * i] = kinds[i]
