@@ -418,8 +418,26 @@ export function replicationTable(r: ReplicationResults, style: 'text' | 'markdow
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (process.argv.includes('--replica')) {
     void replicaMain()
+  } else if (process.argv.includes('--catch-up-only')) {
+    // The catch-up row alone: node dist/bench/replicate.js --catch-up-only [--commits N] [--runs N]
+    const arg = (name: string, dflt: number) => {
+      const i = process.argv.indexOf(name)
+      const v = i < 0 ? dflt : Number(process.argv[i + 1])
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number >= 1, got ${process.argv[i + 1]}`)
+      return v
+    }
+    const commits = arg('--commits', 10_000), runs = arg('--runs', 3)
+    const home = await tempDir('home'), pkiDir = await tempDir('pki')
+    try {
+      const c = await catchUpBench(makePki(pkiDir), home, commits, runs, s => process.stderr.write(s + '\n'))
+      const larix = median(c.map(f => f.larixMs)), gitMs = median(c.map(f => f.gitMs))
+      process.stdout.write(`catch-up ${commits} commits: larix ${larix.toFixed(0)} ms, git fetch ${gitMs.toFixed(0)} ms (medians of ${runs}): ${(gitMs / larix).toFixed(2)}x git\n`)
+    } finally {
+      await cleanup(pkiDir)
+      await cleanup(home)
+    }
   } else {
-    // Standalone: node dist/bench/replicate.js [--quick] [--markdown]
+    // Standalone: node dist/bench/replicate.js [--quick] [--markdown]; --catch-up-only: above
     const quick = process.argv.includes('--quick')
     const home = await tempDir('home')
     const res = await replicationBench(home, { runs: quick ? 1 : 3, quick }, s => process.stderr.write(s + '\n'))

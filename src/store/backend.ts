@@ -1,6 +1,7 @@
 // The storage contract every backend implements: a content-addressed object store and a ref store whose
 // only write is an atomic compare-and-set. Repo validates and normalises; backends store.
 import type { StoredObject, GitObject } from './objects.js'
+import type { IntroducedEntry } from './introduced.js'
 
 /** Content-addressed objects. Ids are computed by the caller; backends trust them (they come from our codecs or a verified pack). */
 export interface ObjectStore {
@@ -15,6 +16,19 @@ export interface ObjectStore {
   graphRange?(low: number, high: number): Promise<GraphEntry[]>
   /** Ids that start with `prefix` (at most a few; used to resolve short ids). Optional. */
   findPrefix?(prefix: string): Promise<string[]>
+  /**
+   * Optional "introduced objects" index (src/store/introduced.ts): per commit, the trees and blobs of its
+   * tree not at the same path in its first parent's. A server sends the union over the commits it sends
+   * instead of walking their trees. Undefined when the commit has no entry (yet).
+   */
+  getIntroduced?(commit: string): Promise<Uint8Array | undefined>
+  /** Store index entries. Only for commits whose objects (all of them) are stored already. */
+  putIntroduced?(entries: readonly IntroducedEntry[]): Promise<void>
+  /**
+   * Optional: the objects `ids`, in that order, read as one batch (sorted ids may read faster); undefined
+   * for one the store lacks.
+   */
+  getMany?(ids: readonly string[]): Promise<(GitObject | undefined)[]>
 }
 
 /** One commit of the commit-graph index. */
@@ -47,8 +61,10 @@ export interface Backend {
   /**
    * Optional: store `objects` and move one ref by compare-and-set in a single atomic write. Returns false,
    * writing nothing, when the ref is not `expected`. Repo uses it for commits when present (one write, not two).
+   * A backend with `objects.putIntroduced` writes `introduced` (index entries of the commit) in the same write.
    */
-  atomicWrite?(objects: readonly StoredObject[], ref: { name: string; expected: string | undefined; next: string | undefined }): Promise<boolean>
+  atomicWrite?(objects: readonly StoredObject[], ref: { name: string; expected: string | undefined; next: string | undefined },
+    introduced?: readonly IntroducedEntry[]): Promise<boolean>
   /** Open the underlying storage; called once by Repo.open. */
   open(): Promise<void>
   close(): Promise<void>

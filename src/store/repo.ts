@@ -18,6 +18,8 @@ import type { Merger } from './merge/mergers.js'
 import type { CloneOptions, PullOptions, PullResult, PushOptions, PushResult } from '../sync/client/index.js'
 import { encodeCommit, formatPerson, isObjectId, objectId, parsePerson } from './objects.js'
 import type { CommitObject, Person, StoredObject } from './objects.js'
+import { introducedObjects } from './introduced.js'
+import type { IntroducedEntry } from './introduced.js'
 import { formatPath, parsePath } from './path.js'
 import type { Path, PathInput } from './path.js'
 import { branchRef } from './refs.js'
@@ -371,8 +373,19 @@ export class Repo<V = unknown> {
   /** @internal Store a commit's objects, then move `ref` by compare-and-set; in one write when the backend can. */
   async storeAndMove(objects: StoredObject[], ref: string, expected: string | undefined, next: string): Promise<boolean> {
     const b = this.backend
-    if (b.atomicWrite) return b.atomicWrite(objects, { name: ref, expected, next })
+    // The commit's entry of the introduced-objects index (src/store/introduced.ts), when the backend keeps
+    // one: its trees are in the reader's cache (just sealed, and the parent's just read), so this is cheap.
+    const introduced: IntroducedEntry[] = []
+    if (b.objects.putIntroduced) {
+      const c = this.reader.cachedCommit(next)
+      if (c) {
+        const parentTree = c.parents.length > 0 ? (await this.reader.commit(c.parents[0])).tree : undefined
+        introduced.push({ commit: next, introduced: await introducedObjects(this.reader, c.tree, parentTree, objects) })
+      }
+    }
+    if (b.atomicWrite) return b.atomicWrite(objects, { name: ref, expected, next }, introduced)
     await b.objects.putMany(objects)
+    if (introduced.length > 0) await b.objects.putIntroduced!(introduced)
     return b.refs.cas(ref, expected, next)
   }
 

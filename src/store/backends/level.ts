@@ -1,5 +1,7 @@
 // LevelDB in Node (classic-level) and IndexedDB in browsers (browser-level), through the `level` package.
-// Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8.
+// Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8;
+// `g<generation><id>` → a commit's parents (the commit-graph index); `i<commit id>` → the commit's
+// introduced objects (src/store/introduced.ts), written in the same batch as the objects or after them.
 // In Node, a commit's batch goes first to a journal file (one write(2), see platform/node/level-journal.ts)
 // and is acknowledged; it reaches LevelDB in the background, and until it has, reads find it in `pending`.
 import { Level } from 'level'
@@ -13,6 +15,7 @@ import { fromUtf8, utf8 } from '../bytes.js'
 import { BackendError } from '../errors.js'
 import { commitParents } from '../objects.js'
 import type { GitObject, ObjectType, StoredObject } from '../objects.js'
+import type { IntroducedEntry } from '../introduced.js'
 
 const TYPE_CODE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 }
 const CODE_TYPE: (ObjectType | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag']
@@ -200,23 +203,58 @@ function objectOps(objects: readonly StoredObject[]): Op[] {
   return ops
 }
 
+/** An object from its stored value (see objectOps). */
+function decodeStored(id: string, v: Uint8Array): GitObject {
+  if (v[0] === COMMIT_WITH_GENERATION) {
+    return { type: 'commit', body: v.subarray(5), generation: new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(1) }
+  }
+  const type = CODE_TYPE[v[0]]
+  if (!type) throw new BackendError(`object ${id} has an unknown type byte ${v[0]}`, 'get')
+  return { type, body: v.subarray(1) }
+}
+
+/** The ops that store index entries of the introduced objects (src/store/introduced.ts). */
+function introducedOps(entries: readonly IntroducedEntry[]): Op[] {
+  return entries.map(e => ({ type: 'put', key: 'i' + e.commit, value: e.introduced }))
+}
+
 class LevelObjects implements ObjectStore {
   constructor(private readonly state: LevelState) {}
   private db(): DB { return this.state.get() }
   async get(id: string): Promise<GitObject | undefined> {
-    let v: Uint8Array | undefined
+    const v = await this.value('o' + id, 'get')
+    return v === undefined ? undefined : decodeStored(id, v)
+  }
+  private async value(key: string, op: string): Promise<Uint8Array | undefined> {
     const db = this.db()
     // classic-level reads synchronously in ~2 µs; its async get costs ~30 µs of thread hops.
     try {
-      v = (db.supports as { getSync?: boolean }).getSync ? this.state.read('o' + id) : (this.state.pending.get('o' + id) ?? await db.get('o' + id))
-    } catch (e) { throw wrap('get', e) }
-    if (v === undefined) return undefined
-    if (v[0] === COMMIT_WITH_GENERATION) {
-      return { type: 'commit', body: v.subarray(5), generation: new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(1) }
+      return (db.supports as { getSync?: boolean }).getSync ? this.state.read(key) : (this.state.pending.get(key) ?? await db.get(key))
+    } catch (e) { throw wrap(op, e) }
+  }
+  async getIntroduced(commit: string): Promise<Uint8Array | undefined> {
+    return this.value('i' + commit, 'get')
+  }
+  async putIntroduced(entries: readonly IntroducedEntry[]): Promise<void> {
+    if (entries.length > 0) await this.state.write(introducedOps(entries), 'index')
+  }
+  /**
+   * Many objects in one call into LevelDB (classic-level reads them all on its thread, without a round trip
+   * per object; ids in sorted order read their blocks in order). What is still pending comes from the journal.
+   */
+  async getMany(ids: readonly string[]): Promise<(GitObject | undefined)[]> {
+    const out: (GitObject | undefined)[] = new Array(ids.length)
+    if (ids.length === 0) return out
+    const keys = ids.map(id => 'o' + id)
+    let values: (Uint8Array | undefined)[]
+    try { values = await this.db().getMany(keys) } catch (e) { throw wrap('get', e) }
+    const pending = this.state.pending
+    for (let i = 0; i < ids.length; i++) {
+      // The batch read may have started before a pending write reached LevelDB: the journal's copy wins.
+      const v = pending.size > 0 && pending.has(keys[i]) ? pending.get(keys[i]) ?? undefined : values[i]
+      out[i] = v === undefined ? undefined : decodeStored(ids[i], v)
     }
-    const type = CODE_TYPE[v[0]]
-    if (!type) throw new BackendError(`object ${id} has an unknown type byte ${v[0]}`, 'get')
-    return { type, body: v.subarray(1) }
+    return out
   }
   async has(id: string): Promise<boolean> {
     const db = this.db()
@@ -309,13 +347,15 @@ class LevelRefs implements RefStore {
   async list(prefix = '') {
     return [...this.cache].filter(([n]) => n.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, id]) => ({ name, id }))
   }
-  cas(name: string, expected: string | undefined, next: string | undefined, objects: readonly StoredObject[] = []): Promise<boolean> {
+  cas(name: string, expected: string | undefined, next: string | undefined, objects: readonly StoredObject[] = [], introduced: readonly IntroducedEntry[] = []): Promise<boolean> {
     return this.lock.run(() => withStoreLock('larix-refs:' + this.location, async () => {
       const cur = await this.current(name)
       if (cur !== expected) return false
       if (cur === next && objects.length === 0) return true
       // Objects and the ref go in one LevelDB batch: the ref can never point at objects that are not there.
       const ops = objectOps(objects)
+      // Index entries of the commit go in the same batch: never an entry naming objects that are not stored.
+      if (introduced.length > 0) ops.push(...introducedOps(introduced))
       ops.push(next === undefined ? { type: 'del', key: 'r' + name } : { type: 'put', key: 'r' + name, value: utf8(next) })
       await this.state.write(ops, 'ref update')
       if (cur === next) return true
@@ -346,7 +386,7 @@ export function levelBackend(location: string): LevelBackend {
     location,
     objects,
     refs,
-    atomicWrite: (objs, ref) => refs.cas(ref.name, ref.expected, ref.next, objs),
+    atomicWrite: (objs, ref, introduced) => refs.cas(ref.name, ref.expected, ref.next, objs, introduced),
     async open() {
       if (state.db) return
       const d = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })

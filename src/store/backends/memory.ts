@@ -2,9 +2,17 @@ import type { Backend, ObjectStore, RefChange, RefStore } from '../backend.js'
 import { Watchers } from '../backend.js'
 import { BackendError } from '../errors.js'
 import type { GitObject, StoredObject } from '../objects.js'
+import type { IntroducedEntry } from '../introduced.js'
 
 class MemoryObjects implements ObjectStore {
   readonly map = new Map<string, GitObject>()
+  /** The introduced-objects index (src/store/introduced.ts), by commit id. */
+  readonly introduced = new Map<string, Uint8Array>()
+  async getIntroduced(commit: string) { return this.introduced.get(commit) }
+  async putIntroduced(entries: readonly IntroducedEntry[]) {
+    for (const e of entries) this.introduced.set(e.commit, e.introduced.slice())
+  }
+  async getMany(ids: readonly string[]) { return ids.map(id => this.map.get(id)) }
   async get(id: string) { return this.map.get(id) }
   async has(id: string) { return this.map.has(id) }
   async findPrefix(prefix: string) {

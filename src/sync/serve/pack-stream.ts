@@ -90,6 +90,40 @@ class ChunkWriter {
     if (this.pos === this.cap) this.cut()
   }
 
+  /**
+   * A whole entry of a small object: its header (type, size) and `body` as one zlib stored block, written
+   * straight into the chunk when it fits (most larix objects: no allocation, no call per byte). False,
+   * writing nothing, when it does not fit or `body` is too large for one stored block.
+   */
+  storedEntry(typeCode: number, body: Uint8Array): boolean {
+    const n = body.length
+    if (n > 65535 || this.pos + n + 22 > this.cap) return false
+    const b = this.buf
+    let p = this.pos
+    let c = (typeCode << 4) | (n & 15)
+    let rest = n >>> 4
+    while (rest > 0) { b[p++] = c | 0x80; c = rest & 0x7f; rest >>>= 7 }
+    b[p++] = c
+    b[p++] = 0x78
+    b[p++] = 0x01
+    b[p++] = 1 // the last block, stored
+    b[p++] = n & 0xff
+    b[p++] = n >> 8
+    b[p++] = ~n & 0xff
+    b[p++] = (~n >> 8) & 0xff
+    b.set(body, p)
+    p += n
+    const a = adler32(body)
+    b[p++] = a >>> 24
+    b[p++] = (a >>> 16) & 0xff
+    b[p++] = (a >>> 8) & 0xff
+    b[p++] = a & 0xff
+    this.offset += p - this.pos
+    this.pos = p
+    if (p === this.cap) this.cut()
+    return true
+  }
+
   /** Close the current chunk (if it holds anything) and start another. */
   cut(): void {
     if (this.pos === this.head) return
@@ -142,6 +176,59 @@ function writeStored(w: ChunkWriter, body: Uint8Array): void {
   w.byte(a & 0xff)
 }
 
+/** Objects per getMany call: enough for a store to read them in one scan, few enough to bound memory. */
+const READ_WINDOW = 2048
+
+/**
+ * Reads the bodies of the objects to send ahead, READ_WINDOW at a time, with the store's getMany (ids
+ * sorted, as LevelDB keeps them: the walk sends large sets in id order, so a clone's reads are one scan).
+ */
+class ReadWindow {
+  private start = 0
+  private bodies: (Uint8Array | undefined)[] = []
+  /** The next window, read while the current one is written (the store reads on another thread). */
+  private ahead: Promise<(Uint8Array | undefined)[]> | undefined
+
+  constructor(private readonly store: ObjectStore, private readonly objects: readonly WalkedObject[], private readonly cache: Map<string, Uint8Array> | undefined) {}
+
+  /** The body of objects[i] (i ascending), or undefined if the store lacks it. */
+  async body(i: number): Promise<Uint8Array | undefined> {
+    if (i >= this.start + this.bodies.length) {
+      const from = this.start + this.bodies.length
+      if (i !== from || this.ahead === undefined) this.ahead = this.read(i)
+      this.bodies = await this.ahead
+      this.start = i
+      const next = i + this.bodies.length
+      this.ahead = next < this.objects.length ? this.read(next) : undefined
+      this.ahead?.catch(() => { /* reported when awaited */ })
+    }
+    return this.bodies[i - this.start]
+  }
+
+  private async read(from: number): Promise<(Uint8Array | undefined)[]> {
+    const end = Math.min(this.objects.length, from + READ_WINDOW)
+    const bodies: (Uint8Array | undefined)[] = new Array(end - from)
+    const want: { id: string; at: number }[] = []
+    let sorted = true
+    for (let i = from; i < end; i++) {
+      const id = this.objects[i].id
+      const hit = this.cache?.get(id)
+      if (hit !== undefined) { bodies[i - from] = hit; continue }
+      if (want.length > 0 && want[want.length - 1].id >= id) sorted = false
+      want.push({ id, at: i - from })
+    }
+    if (!sorted) {
+      want.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      let n = 0 // getMany takes no duplicates (a pack has none; if one did, packStream reads it again)
+      for (const w of want) if (n === 0 || want[n - 1].id !== w.id) want[n++] = w
+      want.length = n
+    }
+    const got = await this.store.getMany!(want.map(w => w.id))
+    for (let k = 0; k < want.length; k++) bodies[want[k].at] = got[k]?.body
+    return bodies
+  }
+}
+
 /**
  * The pack of `objects`, framed as asked; with side-band it ends with the flush-pkt that closes the stream.
  * Throws (MissingObjectError, a store error) in the middle if an object cannot be read: the caller reports it.
@@ -156,10 +243,11 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
   const bases = new Map<number, { offset: number; body: Uint8Array; depth: number }>()
   let deltas = 0
   w.write(encodePackHeader(objects.length))
+  const window = store.getMany ? new ReadWindow(store, objects, cache) : undefined
   for (let i = 0; i < objects.length; i++) {
     const { id, type, base } = objects[i]
-    let body = cache?.get(id)
-    if (body !== undefined) cache!.delete(id)
+    let body = window ? await window.body(i) : cache?.get(id)
+    if (body !== undefined) cache?.delete(id)
     else {
       const o = await store.get(id)
       if (!o) throw new MissingObjectError(type, id)
@@ -175,12 +263,16 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
       if (d.length >= 4 && 2 * d.length < body.length) { delta = d; depth = b.depth + 1 }
     }
     if (b !== undefined) bases.delete(base!)
+    if (isBase[i] === 1) bases.set(i, { offset: at, body, depth })
+    if (delta === undefined && body.length < STORE_BELOW && w.storedEntry(TYPE_CODE[type], body)) {
+      while (w.full.length > 0) yield w.full.shift()!
+      continue
+    }
     if (delta !== undefined) {
       deltas++
       w.write(encodeEntryHeader(OBJ_OFS_DELTA, delta.length))
       w.write(encodeOfsDistance(at - b!.offset))
     } else w.write(encodeEntryHeader(TYPE_CODE[type], body.length))
-    if (isBase[i] === 1) bases.set(i, { offset: at, body, depth })
     const data = delta ?? body
     if (data.length < STORE_BELOW) writeStored(w, data)
     else w.write(deflate(data, opts.level))

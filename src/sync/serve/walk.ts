@@ -3,11 +3,13 @@
 // nothing interesting is left, then the trees and blobs of those commits minus what the boundary commits
 // (the ones the other side has, just below) already hold at the same paths.
 import type { ObjectStore } from '../../store/backend.js'
+import { toHex } from '../../store/bytes.js'
 import { NotFoundError } from '../../store/errors.js'
 import { Heap } from '../../store/history.js'
 import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
+import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
 
 /** One object to send, in pack order. */
 export interface WalkedObject {
@@ -86,10 +88,19 @@ function hexValue(c: number): number {
  * bytes are the hash): membership of an id inside a tree body without making a string of it.
  */
 class IdSet {
-  private keys = new Uint8Array(20 * 4096)
-  private used = new Uint8Array(4096)
-  private mask = 4095
+  private keys: Uint8Array
+  private used: Uint8Array
+  private mask: number
   private size = 0
+
+  /** Room for `expected` ids before the table grows. */
+  constructor(expected = 2048) {
+    let cap = 4096
+    while (cap < 2 * expected) cap *= 2
+    this.keys = new Uint8Array(20 * cap)
+    this.used = new Uint8Array(cap)
+    this.mask = cap - 1
+  }
 
   private slot(b: Uint8Array, at: number): number {
     let i = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) & this.mask
@@ -108,11 +119,18 @@ class IdSet {
   }
 
   add(b: Uint8Array, at: number): void {
+    this.addNew(b, at)
+  }
+
+  /** Add the id; false if it was in the set already. */
+  addNew(b: Uint8Array, at: number): boolean {
     const i = this.slot(b, at)
-    if (this.used[i] === 1) return
+    if (this.used[i] === 1) return false
     this.used[i] = 1
-    this.keys.set(b.subarray(at, at + 20), 20 * i)
+    const keys = this.keys, k = 20 * i
+    for (let j = 0; j < 20; j++) keys[k + j] = b[at + j]
     if (++this.size * 2 > this.mask) this.grow()
+    return true
   }
 
   private readonly one = new Uint8Array(20)
@@ -280,8 +298,12 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
     lastAt.set(path, out.length - 1)
   }
   const add = (id: string, type: ObjectType) => {
-    sent.add(id)
     sentBytes.addHex(id)
+    addListed(id, type)
+  }
+  /** `add` for an id already in `sentBytes`. */
+  const addListed = (id: string, type: ObjectType) => {
+    sent.add(id)
     out.push({ id, type })
     if (out.length - lastReport >= 1000) {
       lastReport = out.length
@@ -363,6 +385,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   }
   for (const id of commits) add(id, 'commit')
   for (const t of wantTags) if (!sent.has(t) && !haveTags.has(t)) add(t, 'tag')
+
 
   const maxBoundary = opts.maxBoundaryTrees ?? 32
   const boundaryTrees: string[] = []
@@ -467,6 +490,18 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
       frontier = next
     }
   }
+  // With the introduced-objects index, the trees and blobs are the union of the commits' entries: no tree
+  // is read (but to build a missing entry, once). Not for shallow requests (the client's history, or the
+  // one sent, stops at commits whose first parent it lacks) nor for a push's connectivity check.
+  if (store.getIntroduced && !verify && !grafted && !(clientShallow && clientShallow.size > 0) && !(input.unshallow && input.unshallow.length > 0)) {
+    await addIntroduced(store, reader, commits, sent, addListed, opts.signal)
+    for (const t of wantTrees) await walkTree(t, [])
+    // In id order, the order the store keeps them in: the pack writer reads them in one scan. Git takes a
+    // pack's objects in any order (no entry here is a delta).
+    sortById(out)
+    opts.onProgress?.(out.length)
+    return { objects: out, commits }
+  }
   if (boundaryTrees.length === 0) {
     const roots: string[] = []
     for (const id of commits) roots.push((await commitOf(reader, id)).tree)
@@ -475,6 +510,89 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   for (const t of wantTrees) await walkTree(t, [])
   opts.onProgress?.(out.length)
   return { objects: out, commits }
+}
+
+/**
+ * Add the introduced objects of `commits` (src/store/introduced.ts), each once. Entries missing from the index (commits
+ * that came in a pack) are computed against the first parent, oldest first so the parent's trees are in
+ * the reader's cache, and stored for the next request. Each commit's first parent is either sent too or
+ * held by the other side, so the union covers what it lacks; it may resend a few objects it has (a value
+ * reverted to one it holds at another commit, a file moved): harmless, only bytes.
+ */
+async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: readonly string[], sent: ReadonlySet<string>,
+  addListed: (id: string, type: ObjectType) => void, signal: AbortSignal | undefined): Promise<void> {
+  const entries: (Uint8Array | undefined)[] = new Array(commits.length)
+  const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
+    const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
+    return got.map(o => (o?.type === 'tree' ? o.body : undefined))
+  }
+  /** Build the entries of `todo` (indexes into commits) together, and store them. */
+  const build = async (todo: number[]): Promise<void> => {
+    const jobs: { tree: string; parentTree: string | undefined }[] = []
+    for (const i of todo) {
+      const c = await commitOf(reader, commits[i])
+      jobs.push({ tree: c.tree, parentTree: c.parents.length > 0 ? (await commitOf(reader, c.parents[0])).tree : undefined })
+    }
+    let built: Uint8Array[]
+    try {
+      built = await introducedFromBodies(readMany, jobs)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? '?')
+      throw err
+    }
+    todo.forEach((i, k) => { entries[i] = built[k] })
+    await store.putIntroduced?.(todo.map((i, k) => ({ commit: commits[i], introduced: built[k] })))
+  }
+  let todo: number[] = []
+  for (let i = commits.length - 1; i >= 0; i--) {
+    if ((i & 1023) === 0) signal?.throwIfAborted()
+    const e = await store.getIntroduced!(commits[i])
+    if (e !== undefined && isIntroducedEntry(e)) entries[i] = e
+    else todo.push(i) // none yet (or a damaged one): build it
+    if (todo.length >= 1000) { await build(todo); todo = [] }
+  }
+  if (todo.length > 0) await build(todo)
+  // Duplicates are found on the bytes: only new ids get a hex string (then checked against what the wants
+  // listed already: a tree or blob may be wanted by id).
+  let total = 0
+  for (const e of entries) total += e!.length / INTRODUCED_RECORD
+  const listed = new IdSet(total)
+  for (const e of entries) {
+    for (let at = 0; at + INTRODUCED_RECORD <= e!.length; at += INTRODUCED_RECORD) {
+      if (!listed.addNew(e!, at + 1)) continue
+      const id = toHex(e!, at + 1, at + INTRODUCED_RECORD)
+      if (!sent.has(id)) addListed(id, e![at] === INTRODUCED_TREE ? 'tree' : 'blob')
+    }
+  }
+}
+
+/** Sort by id, in linear time for uniform ids: buckets by the first four hex digits, then each bucket sorted. */
+function sortById(objects: WalkedObject[]): void {
+  const n = objects.length
+  if (n < 4096) { objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); return }
+  const key = (id: string) => (hexValue(id.charCodeAt(0)) << 12) | (hexValue(id.charCodeAt(1)) << 8) | (hexValue(id.charCodeAt(2)) << 4) | hexValue(id.charCodeAt(3))
+  const start = new Uint32Array(65537)
+  const keys = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    const k = key(objects[i].id)
+    if (k < 0) { objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); return } // not lowercase hex
+    keys[i] = k
+    start[k + 1]++
+  }
+  for (let k = 0; k < 65536; k++) start[k + 1] += start[k]
+  const sorted: WalkedObject[] = new Array(n)
+  const next = start.slice(0, 65536)
+  for (let i = 0; i < n; i++) sorted[next[keys[i]]++] = objects[i]
+  for (let k = 0; k < 65536; k++) {
+    const from = start[k], to = start[k + 1]
+    for (let i = from + 1; i < to; i++) { // insertion sort: a bucket holds about n / 65536 ids
+      const o = sorted[i]
+      let j = i - 1
+      while (j >= from && sorted[j].id > o.id) { sorted[j + 1] = sorted[j]; j-- }
+      sorted[j + 1] = o
+    }
+  }
+  for (let i = 0; i < n; i++) objects[i] = sorted[i]
 }
 
 /**
