@@ -83,7 +83,7 @@ const gitEnv = (home: string): NodeJS.ProcessEnv => ({
 })
 
 /** A bare repository `<root>/<name>` holding `commits` commits, fully packed. */
-async function makeRepo(root: string, name: string, commits: number, home: string): Promise<{ dir: string; objects: number; refs: string }> {
+export async function makeRepo(root: string, name: string, commits: number, home: string): Promise<{ dir: string; objects: number; refs: string }> {
   const dir = `${root}/${name}`
   await git(['init', '--quiet', '--bare', '--initial-branch=main', dir], home, home)
   await run('git', ['fast-import', '--quiet'], { cwd: dir, input: cloneHistory(commits), home })
