@@ -52,6 +52,11 @@ export interface UnpackOptions {
    * Without it, anything after the trailer is an error.
    */
   stopAtTrailer?: boolean
+  /**
+   * Compute each entry's CRC-32 for `entries` (default true). A fetch that only stores the objects passes
+   * false and saves a pass over the pack's bytes; `entries` then throws.
+   */
+  indexEntries?: boolean
   signal?: AbortSignal
 }
 
@@ -60,7 +65,7 @@ export interface UnpackResult {
   packId: string
   /** Object ids in pack order (one per entry). */
   ids: string[]
-  /** Offset and CRC-32 of every entry, in pack order: what `writePackIndex` needs. */
+  /** Offset and CRC-32 of every entry, in pack order: what `writePackIndex` needs (not with `indexEntries: false`). */
   entries: PackIndexEntry[]
   /** Bytes in the pack, trailer included. */
   size: number
@@ -204,6 +209,7 @@ interface Writes { inflight?: { objects: Map<string, StoredObject>; done: Promis
 
 async function readPack(input: PackInput, store: ObjectStore, staging: ObjectStore, direct: boolean, batchSize: number, opts: UnpackOptions, writes: Writes): Promise<UnpackResult> {
   const { signal, onProgress, strict } = opts
+  const withCrc = opts.indexEntries !== false
   const memoryStaging = staging instanceof MemoryStaging ? staging.map : undefined
   signal?.throwIfAborted()
   if (!(await input.ensure(PACK_HEADER_SIZE))) {
@@ -333,7 +339,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       if (!(await input.more())) throw new BadPackError(`pack truncated in entry ${i} (offset ${offset})`, { reason: 'truncated', offset })
     }
     const length = h.length + z.consumed
-    crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
+    if (withCrc) crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
     offsets.push(offset)
     ids.push('')
     input.pos += length
@@ -387,7 +393,10 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   const result: UnpackResult = {
     packId: digest, ids, size: input.offset,
     // Built when asked for (writePackIndex): a fetch never does.
-    get entries() { return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] }))) },
+    get entries() {
+      if (!withCrc) throw new BadArgumentError('unpack was called with indexEntries: false, so it kept no entries', 'indexEntries')
+      return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] })))
+    },
   }
   if (rest !== undefined) result.rest = rest
   return result
