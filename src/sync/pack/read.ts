@@ -34,7 +34,11 @@ export interface UnpackProgress {
 export interface UnpackOptions {
   /** Called every few hundred objects and at the end of each phase. */
   onProgress?(p: UnpackProgress): void
-  /** Objects per `putMany` call (default 4000; a batch is also cut at 8 MiB). */
+  /**
+   * Objects per `putMany` call (default 1000; a batch is also cut at 8 MiB). A clone of 55,639 objects into
+   * a level store with 1000 rather than 4000: ~12 MiB less peak RSS and no slower (the batch's objects die
+   * young, and LevelDB's writes interleave more finely with the parsing); with 500, slower.
+   */
   batchSize?: number
   /**
    * Where objects wait until the pack's checksum is verified (see staging.ts). Default: in memory. Passing
@@ -179,7 +183,7 @@ interface Waiting { index: number; delta: Uint8Array }
  * const { packId, ids } = await unpack(res.body!, backend.objects, { onProgress: p => bar.update(p.objects / p.total) })
  */
 export async function unpack(source: PackSource, store: ObjectStore, opts: UnpackOptions = {}): Promise<UnpackResult> {
-  const batchSize = opts.batchSize ?? 4000
+  const batchSize = opts.batchSize ?? 1000
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new BadArgumentError('batchSize must be a positive integer', 'batchSize')
   const staging = opts.staging ?? new MemoryStaging()
   const direct = staging === store
