@@ -109,8 +109,8 @@ export interface CloneFigures {
   bigObjects: number
   larixMs: number[]
   /**
-   * Per larix run, ms from the start: store open, first 256 pack entries parsed (progress comes every 256), last entry parsed (its batch
-   * written), fetch done (refs stored), store closed. The time not spent between them is waiting.
+   * Per larix run, ms from the start: store open, first 256 pack entries parsed (progress comes every
+   * 256), last entry parsed and its batch written, fetch done (refs stored), store closed.
    */
   larixPhases: ClonePhases[]
   gitMs: number[]
