@@ -108,6 +108,11 @@ export interface CloneFigures {
   objects: number
   bigObjects: number
   larixMs: number[]
+  /**
+   * Per larix run, ms from the start: store open, first 256 pack entries parsed (progress comes every
+   * 256), last entry parsed and its batch written, fetch done (refs stored), store closed.
+   */
+  larixPhases: ClonePhases[]
   gitMs: number[]
   isoMs: number[]
   /** Peak RSS (KiB) of a larix clone in a child process: the repository, and one with twice the history. */
@@ -124,6 +129,8 @@ export interface CloneFigures {
   fromHttpBackendMs: number[]
   serveRssKiB: number
 }
+
+export interface ClonePhases { open: number; firstEntry: number; parsed: number; fetched: number; closed: number }
 
 /** Spawn `node clone.js <args>`; each stdout line is JSON, handed to `onLine`. Resolves with the child. */
 function child(args: string[], onLine: (v: Record<string, unknown>) => void) {
@@ -167,7 +174,7 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
   const big = await makeRepo(root, 'big.git', 2 * opts.commits, home)
   const backend = await httpBackend(root, gitEnv(home))
   const f: CloneFigures = {
-    commits: opts.commits, objects: base.objects, bigObjects: big.objects, larixMs: [], gitMs: [], isoMs: [],
+    commits: opts.commits, objects: base.objects, bigObjects: big.objects, larixMs: [], larixPhases: [], gitMs: [], isoMs: [],
     larixRssKiB: 0, larixBigRssKiB: 0, gitRssKiB: NaN, gitBigRssKiB: NaN, fromLarixMs: [], fromHttpBackendMs: [], serveRssKiB: 0,
   }
   const url = `${backend.url}/data.git`
@@ -181,13 +188,25 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
       log(`    clone: run ${r + 1}/${runs}`)
       // Row 6, larix: in-process clone into a fresh level store (open and close included).
       await cleanup(larixDir)
+      const t0 = performance.now()
+      const ph: ClonePhases = { open: NaN, firstEntry: NaN, parsed: NaN, fetched: NaN, closed: NaN }
       const l = await timed(async () => {
         const repo = await Repo.open({ backend: levelBackend(larixDir) })
-        const res = await cloneInto(repo, url)
+        ph.open = performance.now() - t0
+        const res = await cloneInto(repo, url, {
+          onProgress: p => {
+            if (p.phase !== 'receiving') return
+            if (Number.isNaN(ph.firstEntry) && (p.objects ?? 0) > 0) ph.firstEntry = performance.now() - t0
+            if (p.objects === p.total) ph.parsed = performance.now() - t0
+          },
+        })
+        ph.fetched = performance.now() - t0
         const refs = await larixRefs(repo)
         await repo.close()
+        ph.closed = performance.now() - t0
         return { res, refs }
       })
+      f.larixPhases.push(ph)
       if (l.result.res.fetch.objects !== base.objects) throw new Error(`larix clone received ${l.result.res.fetch.objects} objects, git holds ${base.objects}`)
       if (l.result.refs !== base.refs) throw new Error(`larix clone's refs differ from git's:\n${l.result.refs}\n---\n${base.refs}`)
       const stored = await storedObjects(larixDir)
@@ -338,6 +357,8 @@ async function childMain(mode: string, args: string[]): Promise<void> {
     try {
       const f = await cloneBench(dir, home, runs, s => process.stderr.write(s + '\n'), { commits: 5000, iso: !values['no-iso'] })
       process.stderr.write(`row 6 larix ms: ${f.larixMs.map(Math.round).join(' ')}; git ms: ${f.gitMs.map(Math.round).join(' ')}\n`)
+      const phase = (k: keyof ClonePhases) => Math.round(median(f.larixPhases.map(p => p[k])))
+      process.stderr.write(`row 6 larix phases (median ms from the start): open ${phase('open')}, first 256 entries ${phase('firstEntry')}, last entry parsed and written ${phase('parsed')}, refs stored ${phase('fetched')}, closed ${phase('closed')}\n`)
       process.stderr.write(`row 7 from larix ms: ${f.fromLarixMs.map(Math.round).join(' ')}; from http-backend ms: ${f.fromHttpBackendMs.map(Math.round).join(' ')}\n`)
       process.stdout.write(cloneTable(f, [], [], values.markdown ? 'markdown' : 'text') + '\n')
     } finally {

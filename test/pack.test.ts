@@ -334,6 +334,23 @@ test('deltas: valid instructions rebuild the target; every bad one is LARIX_BAD_
   assert.throws(() => applyDelta(base, encodeDelta(base.length, 0x10000, [{ copy: [0x20001, 0x10000] }])), BadPackError)
 })
 
+test('unpack with indexEntries: false stores the same objects, keeps no entries, and still refuses a corrupt pack', async () => {
+  const { pack } = repo()
+  const withEntries = mapStore(), without = mapStore()
+  const a = await unpack(chunked(pack, [4096]), withEntries)
+  const b = await unpack(chunked(pack, [4096]), without, { indexEntries: false })
+  assert.deepEqual(b.ids, a.ids)
+  assert.equal(b.packId, a.packId)
+  assert.deepEqual([...without.map].sort(), [...withEntries.map].sort())
+  assert.throws(() => b.entries, (e: unknown) => e instanceof LarixError && e.code === 'LARIX_BAD_ARGUMENT')
+  // The pack's checksum, not the CRC-32s, guards it: a flipped byte is refused and nothing is stored.
+  const bad = Uint8Array.from(pack)
+  bad[Math.floor(bad.length / 2)] ^= 0x40
+  const store = mapStore()
+  await rejectsBadPack(unpack(chunked(bad, [4096]), store, { indexEntries: false }))
+  assert.equal(store.map.size, 0)
+})
+
 test('pack index: what git index-pack writes, byte for byte; read back, 64-bit offsets too', async () => {
   const { pack, idx } = repo()
   const store = mapStore()

@@ -176,6 +176,12 @@ function graphKey(generation: number, id: string): string {
 
 function objectOps(objects: readonly StoredObject[]): Op[] {
   const ops: Op[] = []
+  objectPuts(objects, (key, value) => { ops.push({ type: 'put', key, value }) })
+  return ops
+}
+
+/** Each key and value that storing `objects` takes, handed to `put` (a batch's put, without Op objects). */
+function objectPuts(objects: readonly StoredObject[], put: (key: string, value: Uint8Array) => void): void {
   // Every value of the batch is a view into one buffer: one allocation instead of one per object (a
   // clone's batches hold thousands of small objects). LevelDB copies the bytes into its write batch.
   let total = 0
@@ -192,15 +198,14 @@ function objectOps(objects: readonly StoredObject[]): Op[] {
       new DataView(v.buffer, v.byteOffset, v.byteLength).setUint32(1, o.generation)
       v.set(o.body, 5)
       // The commit-graph entry: parents as ASCII hex, one after another.
-      ops.push({ type: 'put', key: graphKey(o.generation, o.id), value: utf8(commitParents(o.body).join('')) })
+      put(graphKey(o.generation, o.id), utf8(commitParents(o.body).join('')))
     } else {
       v = view(o.body.length + 1)
       v[0] = TYPE_CODE[o.type]
       v.set(o.body, 1)
     }
-    ops.push({ type: 'put', key: 'o' + o.id, value: v })
+    put('o' + o.id, v)
   }
-  return ops
 }
 
 /** An object from its stored value (see objectOps). */
@@ -291,7 +296,7 @@ class LevelObjects implements ObjectStore {
     // makes it read three properties of every operation (~1.5x the main-thread time for a clone's batches).
     const batch = this.db().batch()
     try {
-      for (const op of objectOps(objects)) if (op.type === 'put') batch.put(op.key, op.value)
+      objectPuts(objects, (key, value) => { batch.put(key, value) })
       await batch.write()
     } catch (e) {
       await batch.close().catch(() => {})

@@ -208,6 +208,8 @@ async function fetchPack(
   const unpackOptions: UnpackOptions = {
     onProgress: progress && (p => progress({ phase: p.phase, objects: p.objects, total: p.total, bytes: p.bytes })),
     signal: opts.signal,
+    // A fetch stores objects and writes no pack index: no CRC-32 per entry.
+    indexEntries: false,
   }
   if (staging === 'store') unpackOptions.staging = repo.backend.objects
   const remoteText = progress && ((message: string) => progress({ phase: 'remote', message }))

@@ -34,7 +34,11 @@ export interface UnpackProgress {
 export interface UnpackOptions {
   /** Called every few hundred objects and at the end of each phase. */
   onProgress?(p: UnpackProgress): void
-  /** Objects per `putMany` call (default 4000; a batch is also cut at 8 MiB). */
+  /**
+   * Objects per `putMany` call (default 1000; a batch is also cut at 8 MiB). A clone of 55,639 objects into
+   * a level store with 1000 rather than 4000: ~12 MiB less peak RSS and no slower (the batch's objects die
+   * young, and LevelDB's writes interleave more finely with the parsing); with 500, slower.
+   */
   batchSize?: number
   /**
    * Where objects wait until the pack's checksum is verified (see staging.ts). Default: in memory. Passing
@@ -52,6 +56,11 @@ export interface UnpackOptions {
    * Without it, anything after the trailer is an error.
    */
   stopAtTrailer?: boolean
+  /**
+   * Compute each entry's CRC-32 for `entries` (default true). A fetch that only stores the objects passes
+   * false and saves a pass over the pack's bytes; `entries` then throws.
+   */
+  indexEntries?: boolean
   signal?: AbortSignal
 }
 
@@ -60,7 +69,7 @@ export interface UnpackResult {
   packId: string
   /** Object ids in pack order (one per entry). */
   ids: string[]
-  /** Offset and CRC-32 of every entry, in pack order: what `writePackIndex` needs. */
+  /** Offset and CRC-32 of every entry, in pack order: what `writePackIndex` needs (not with `indexEntries: false`). */
   entries: PackIndexEntry[]
   /** Bytes in the pack, trailer included. */
   size: number
@@ -174,7 +183,7 @@ interface Waiting { index: number; delta: Uint8Array }
  * const { packId, ids } = await unpack(res.body!, backend.objects, { onProgress: p => bar.update(p.objects / p.total) })
  */
 export async function unpack(source: PackSource, store: ObjectStore, opts: UnpackOptions = {}): Promise<UnpackResult> {
-  const batchSize = opts.batchSize ?? 4000
+  const batchSize = opts.batchSize ?? 1000
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new BadArgumentError('batchSize must be a positive integer', 'batchSize')
   const staging = opts.staging ?? new MemoryStaging()
   const direct = staging === store
@@ -204,6 +213,7 @@ interface Writes { inflight?: { objects: Map<string, StoredObject>; done: Promis
 
 async function readPack(input: PackInput, store: ObjectStore, staging: ObjectStore, direct: boolean, batchSize: number, opts: UnpackOptions, writes: Writes): Promise<UnpackResult> {
   const { signal, onProgress, strict } = opts
+  const withCrc = opts.indexEntries !== false
   const memoryStaging = staging instanceof MemoryStaging ? staging.map : undefined
   signal?.throwIfAborted()
   if (!(await input.ensure(PACK_HEADER_SIZE))) {
@@ -333,7 +343,7 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
       if (!(await input.more())) throw new BadPackError(`pack truncated in entry ${i} (offset ${offset})`, { reason: 'truncated', offset })
     }
     const length = h.length + z.consumed
-    crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
+    if (withCrc) crcs.push(crc32(input.buf.subarray(input.pos, input.pos + length)))
     offsets.push(offset)
     ids.push('')
     input.pos += length
@@ -387,7 +397,10 @@ async function readPack(input: PackInput, store: ObjectStore, staging: ObjectSto
   const result: UnpackResult = {
     packId: digest, ids, size: input.offset,
     // Built when asked for (writePackIndex): a fetch never does.
-    get entries() { return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] }))) },
+    get entries() {
+      if (!withCrc) throw new BadArgumentError('unpack was called with indexEntries: false, so it kept no entries', 'indexEntries')
+      return (entries ??= ids.map((id, k) => ({ id, offset: offsets[k], crc32: crcs[k] })))
+    },
   }
   if (rest !== undefined) result.rest = rest
   return result
