@@ -300,6 +300,7 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
   const pairs: [string, (r: LarixRun) => number, string][] = [
     ['import', r => objs(r, r.importMs), 'objects/s'],
     ['single-key commits', r => 1 / r.commitMs, 'x'],
+    ['single-key commits + close (everything flushed)', r => 1 / (r.commitMs + r.closeMs), 'x'],
     ['reads, cold', r => 1 / r.coldMs, 'x'],
     ['reads, warm', r => 1 / r.warmMs, 'x'],
   ]
