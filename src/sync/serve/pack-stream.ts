@@ -191,6 +191,16 @@ class ReadWindow {
 
   constructor(private readonly store: ObjectStore, private readonly objects: readonly WalkedObject[], private readonly cache: Map<string, Uint8Array> | undefined) {}
 
+  /** True when objects[i]'s read is done (its body, or its absence, is known without waiting). */
+  loaded(i: number): boolean {
+    return i >= this.start && i < this.start + this.bodies.length
+  }
+
+  /** objects[i]'s body (undefined if the store lacks it), for an i that is loaded. */
+  loadedBody(i: number): Uint8Array | undefined {
+    return this.bodies[i - this.start]
+  }
+
   /** The body of objects[i] (i ascending), or undefined if the store lacks it. */
   async body(i: number): Promise<Uint8Array | undefined> {
     if (i >= this.start + this.bodies.length) {
@@ -246,7 +256,8 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
   const window = store.getMany ? new ReadWindow(store, objects, cache) : undefined
   for (let i = 0; i < objects.length; i++) {
     const { id, type, base } = objects[i]
-    let body = window ? await window.body(i) : cache?.get(id)
+    // One await per window, not per object: the bodies of a window are there once it is read.
+    let body = window ? (window.loaded(i) ? window.loadedBody(i) : await window.body(i)) : cache?.get(id)
     if (body !== undefined) cache?.delete(id)
     else {
       const o = await store.get(id)

@@ -152,9 +152,11 @@ async function planShallow(ctx: ServeContext, wants: readonly string[], clientSh
 
 /** Annotated tags (under refs/tags/) that point into what is being sent, for `include-tag`. */
 async function tagsToInclude(ctx: ServeContext, objects: readonly WalkedObject[], haves: ReadonlySet<string>): Promise<WalkedObject[]> {
+  const tagRefs = await ctx.refs.list('refs/tags/')
+  if (tagRefs.length === 0) return [] // most clones: no set of every id sent
   const sending = new Set(objects.map(o => o.id))
   const out: WalkedObject[] = []
-  for (const r of await ctx.refs.list('refs/tags/')) {
+  for (const r of tagRefs) {
     if (sending.has(r.id) || haves.has(r.id)) continue
     const chain: string[] = []
     let id = r.id

@@ -3,13 +3,13 @@
 // nothing interesting is left, then the trees and blobs of those commits minus what the boundary commits
 // (the ones the other side has, just below) already hold at the same paths.
 import type { ObjectStore } from '../../store/backend.js'
-import { toHex } from '../../store/bytes.js'
 import { NotFoundError } from '../../store/errors.js'
 import { Heap } from '../../store/history.js'
 import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
 import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
+import { OBJ_BLOB, OBJ_TREE } from '../pack/format.js'
 
 /** One object to send, in pack order. */
 export interface WalkedObject {
@@ -131,6 +131,11 @@ class IdSet {
     for (let j = 0; j < 20; j++) keys[k + j] = b[at + j]
     if (++this.size * 2 > this.mask) this.grow()
     return true
+  }
+
+  /** Grow once now to hold `more` ids beyond those held (instead of doubling step by step). */
+  reserve(more: number): void {
+    while (2 * (this.size + more) > this.mask) this.grow()
   }
 
   private readonly one = new Uint8Array(20)
@@ -494,13 +499,21 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   // is read (but to build a missing entry, once). Not for shallow requests (the client's history, or the
   // one sent, stops at commits whose first parent it lacks) nor for a push's connectivity check.
   if (store.getIntroduced && !verify && !grafted && !(clientShallow && clientShallow.size > 0) && !(input.unshallow && input.unshallow.length > 0)) {
-    await addIntroduced(store, reader, commits, sent, addListed, opts.signal)
-    for (const t of wantTrees) await walkTree(t, [])
+    const introduced = await introducedRecords(store, reader, commits, sentBytes, opts.signal)
     // In id order, the order the store keeps them in: the pack writer reads them in one scan. Git takes a
-    // pack's objects in any order (no entry here is a delta).
+    // pack's objects in any order (no entry here is a delta). The introduced objects (most of them) are
+    // sorted as bytes and get their hex ids in that order; what is listed already is merged in.
     sortById(out)
-    opts.onProgress?.(out.length)
-    return { objects: out, commits }
+    let objects = mergeById(out, sortedRecords(introduced))
+    if (wantTrees.length > 0) { // rare: trees wanted by id, walked on top (the walk skips what is listed)
+      out.length = 0
+      for (const o of objects) { sent.add(o.id); out.push(o) }
+      for (const t of wantTrees) await walkTree(t, [])
+      sortById(out)
+      objects = out
+    }
+    opts.onProgress?.(objects.length)
+    return { objects, commits }
   }
   if (boundaryTrees.length === 0) {
     const roots: string[] = []
@@ -513,14 +526,16 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
 }
 
 /**
- * Add the introduced objects of `commits` (src/store/introduced.ts), each once. Entries missing from the index (commits
- * that came in a pack) are computed against the first parent, oldest first so the parent's trees are in
- * the reader's cache, and stored for the next request. Each commit's first parent is either sent too or
- * held by the other side, so the union covers what it lacks; it may resend a few objects it has (a value
- * reverted to one it holds at another commit, a file moved): harmless, only bytes.
+ * The introduced objects of `commits` (src/store/introduced.ts) not in `listed` (which they are added to),
+ * as 21-byte records (a type code, OBJ_TREE or OBJ_BLOB, as INTRODUCED_TREE/BLOB are, and the id), each once.
+ * Entries missing from the index (commits that came in a pack) are computed against the first parent,
+ * oldest first so the parent's trees are in the reader's cache, and stored for the next request. Each
+ * commit's first parent is either sent too or held by the other side, so the union covers what it lacks;
+ * it may resend a few objects it has (a value reverted to one it holds at another commit, a file moved):
+ * harmless, only bytes.
  */
-async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: readonly string[], sent: ReadonlySet<string>,
-  addListed: (id: string, type: ObjectType) => void, signal: AbortSignal | undefined): Promise<void> {
+async function introducedRecords(store: ObjectStore, reader: ObjectReader, commits: readonly string[], listed: IdSet,
+  signal: AbortSignal | undefined): Promise<Uint8Array> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
   const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
     const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
@@ -552,18 +567,78 @@ async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: 
     if (todo.length >= 1000) { await build(todo); todo = [] }
   }
   if (todo.length > 0) await build(todo)
-  // Duplicates are found on the bytes: only new ids get a hex string (then checked against what the wants
-  // listed already: a tree or blob may be wanted by id).
+  // Duplicates are found on the bytes: no hex string for an id listed already.
   let total = 0
-  for (const e of entries) total += e!.length / INTRODUCED_RECORD
-  const listed = new IdSet(total)
+  for (const e of entries) total += e!.length - e!.length % INTRODUCED_RECORD
+  listed.reserve(total / INTRODUCED_RECORD)
+  const out = new Uint8Array(total)
+  let n = 0
   for (const e of entries) {
     for (let at = 0; at + INTRODUCED_RECORD <= e!.length; at += INTRODUCED_RECORD) {
       if (!listed.addNew(e!, at + 1)) continue
-      const id = toHex(e!, at + 1, at + INTRODUCED_RECORD)
-      if (!sent.has(id)) addListed(id, e![at] === INTRODUCED_TREE ? 'tree' : 'blob')
+      out[n] = e![at] === INTRODUCED_TREE ? OBJ_TREE : OBJ_BLOB
+      out.set(e!.subarray(at + 1, at + INTRODUCED_RECORD), n + 1)
+      n += INTRODUCED_RECORD
     }
   }
+  return out.subarray(0, n)
+}
+
+/**
+ * The objects of `records` (21 bytes each: a type code and an id) sorted by id: a counting sort on the
+ * first two bytes (SHA-1 ids are uniform: a bucket holds about n / 65536 ids), then each bucket by the
+ * rest; the hex ids are made in one decode.
+ */
+export function sortedRecords(records: Uint8Array): WalkedObject[] {
+  const R = INTRODUCED_RECORD
+  const n = records.length / R
+  const start = new Uint32Array(65537)
+  for (let i = 0; i < n; i++) start[((records[R * i + 1] << 8) | records[R * i + 2]) + 1]++
+  for (let k = 0; k < 65536; k++) start[k + 1] += start[k]
+  const next = start.slice(0, 65536)
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[next[(records[R * i + 1] << 8) | records[R * i + 2]]++] = i
+  /** Record a's id before record b's (their first two bytes are equal). */
+  const before = (a: number, b: number): boolean => {
+    for (let j = 3; j <= 20; j++) {
+      const x = records[R * a + j], y = records[R * b + j]
+      if (x !== y) return x < y
+    }
+    return false
+  }
+  for (let k = 0; k < 65536; k++) {
+    const from = start[k], to = start[k + 1]
+    for (let i = from + 1; i < to; i++) { // insertion sort
+      const o = order[i]
+      let j = i - 1
+      while (j >= from && before(o, order[j])) { order[j + 1] = order[j]; j-- }
+      order[j + 1] = o
+    }
+  }
+  const hex = new Uint8Array(40 * n)
+  for (let i = 0; i < n; i++) {
+    const from = R * order[i] + 1, to = 40 * i
+    for (let k = 0; k < 20; k++) {
+      const v = records[from + k] << 1
+      hex[to + 2 * k] = HEX_CODES[v]
+      hex[to + 2 * k + 1] = HEX_CODES[v + 1]
+    }
+  }
+  const all = latin1.decode(hex)
+  const out: WalkedObject[] = new Array(n)
+  for (let i = 0; i < n; i++) out[i] = { id: all.slice(40 * i, 40 * i + 40), type: records[R * order[i]] === OBJ_TREE ? 'tree' : 'blob' }
+  return out
+}
+
+/** Two lists sorted by id, merged. */
+function mergeById(a: readonly WalkedObject[], b: readonly WalkedObject[]): WalkedObject[] {
+  if (a.length === 0) return b as WalkedObject[]
+  const out: WalkedObject[] = new Array(a.length + b.length)
+  let i = 0, j = 0, k = 0
+  while (i < a.length && j < b.length) out[k++] = a[i].id <= b[j].id ? a[i++] : b[j++]
+  while (i < a.length) out[k++] = a[i++]
+  while (j < b.length) out[k++] = b[j++]
+  return out
 }
 
 /** Sort by id, in linear time for uniform ids: buckets by the first four hex digits, then each bucket sorted. */
