@@ -577,7 +577,7 @@ async function introducedRecords(store: ObjectStore, reader: ObjectReader, commi
     for (let at = 0; at + INTRODUCED_RECORD <= e!.length; at += INTRODUCED_RECORD) {
       if (!listed.addNew(e!, at + 1)) continue
       out[n] = e![at] === INTRODUCED_TREE ? OBJ_TREE : OBJ_BLOB
-      out.set(e!.subarray(at + 1, at + INTRODUCED_RECORD), n + 1)
+      for (let k = 1; k < INTRODUCED_RECORD; k++) out[n + k] = e![at + k] // no subarray: a Buffer's costs ~0.5 µs
       n += INTRODUCED_RECORD
     }
   }
