@@ -9,7 +9,8 @@ import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
 import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
-import { OBJ_BLOB, OBJ_TREE } from '../pack/format.js'
+import { CODE_TYPE, OBJ_BLOB, OBJ_TREE, TYPE_CODE } from '../pack/format.js'
+import { writeHexId } from '../../store/bytes.js'
 
 /** One object to send, in pack order. */
 export interface WalkedObject {
@@ -499,12 +500,12 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   // is read (but to build a missing entry, once). Not for shallow requests (the client's history, or the
   // one sent, stops at commits whose first parent it lacks) nor for a push's connectivity check.
   if (store.getIntroduced && !verify && !grafted && !(clientShallow && clientShallow.size > 0) && !(input.unshallow && input.unshallow.length > 0)) {
-    const introduced = await introducedRecords(store, reader, commits, sentBytes, opts.signal)
+    const { records, odd } = await introducedRecords(store, reader, commits, out, sentBytes, opts.signal)
     // In id order, the order the store keeps them in: the pack writer reads them in one scan. Git takes a
-    // pack's objects in any order (no entry here is a delta). The introduced objects (most of them) are
-    // sorted as bytes and get their hex ids in that order; what is listed already is merged in.
-    sortById(out)
-    let objects = mergeById(out, sortedRecords(introduced))
+    // pack's objects in any order (no entry here is a delta). They are sorted as bytes and get their hex
+    // ids in that order (ids that are not lowercase hex, if any, are merged in).
+    sortById(odd)
+    let objects = mergeById(odd, sortedRecords(records))
     if (wantTrees.length > 0) { // rare: trees wanted by id, walked on top (the walk skips what is listed)
       out.length = 0
       for (const o of objects) { sent.add(o.id); out.push(o) }
@@ -526,16 +527,17 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
 }
 
 /**
- * The introduced objects of `commits` (src/store/introduced.ts) not in `listed` (which they are added to),
- * as 21-byte records (a type code, OBJ_TREE or OBJ_BLOB, as INTRODUCED_TREE/BLOB are, and the id), each once.
+ * The objects `first` (listed already, and in `listed`) then the introduced objects of `commits`
+ * (src/store/introduced.ts) not in `listed` (which they are added to), as 21-byte records (a type code, as
+ * TYPE_CODE has them, and the id), each once; `odd`: those of `first` whose id is not lowercase hex.
  * Entries missing from the index (commits that came in a pack) are computed against the first parent,
  * oldest first so the parent's trees are in the reader's cache, and stored for the next request. Each
  * commit's first parent is either sent too or held by the other side, so the union covers what it lacks;
  * it may resend a few objects it has (a value reverted to one it holds at another commit, a file moved):
  * harmless, only bytes.
  */
-async function introducedRecords(store: ObjectStore, reader: ObjectReader, commits: readonly string[], listed: IdSet,
-  signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function introducedRecords(store: ObjectStore, reader: ObjectReader, commits: readonly string[], first: readonly WalkedObject[],
+  listed: IdSet, signal: AbortSignal | undefined): Promise<{ records: Uint8Array; odd: WalkedObject[] }> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
   const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
     const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
@@ -571,8 +573,13 @@ async function introducedRecords(store: ObjectStore, reader: ObjectReader, commi
   let total = 0
   for (const e of entries) total += e!.length - e!.length % INTRODUCED_RECORD
   listed.reserve(total / INTRODUCED_RECORD)
-  const out = new Uint8Array(total)
+  const out = new Uint8Array(total + INTRODUCED_RECORD * first.length)
   let n = 0
+  // The objects listed already (commits, tags; in `listed`) go first.
+  const odd: WalkedObject[] = []
+  for (const o of first) {
+    if (writeHexId(o.id, out, n + 1)) { out[n] = TYPE_CODE[o.type]; n += INTRODUCED_RECORD } else odd.push(o)
+  }
   for (const e of entries) {
     for (let at = 0; at + INTRODUCED_RECORD <= e!.length; at += INTRODUCED_RECORD) {
       if (!listed.addNew(e!, at + 1)) continue
@@ -581,11 +588,11 @@ async function introducedRecords(store: ObjectStore, reader: ObjectReader, commi
       n += INTRODUCED_RECORD
     }
   }
-  return out.subarray(0, n)
+  return { records: out.subarray(0, n), odd }
 }
 
 /**
- * The objects of `records` (21 bytes each: a type code and an id) sorted by id: a counting sort on the
+ * The objects of `records` (21 bytes each: a type code, as TYPE_CODE has them, and an id) sorted by id: a counting sort on the
  * first two bytes (SHA-1 ids are uniform: a bucket holds about n / 65536 ids), then each bucket by the
  * rest; the hex ids are made in one decode.
  */
@@ -626,7 +633,7 @@ export function sortedRecords(records: Uint8Array): WalkedObject[] {
   }
   const all = latin1.decode(hex)
   const out: WalkedObject[] = new Array(n)
-  for (let i = 0; i < n; i++) out[i] = { id: all.slice(40 * i, 40 * i + 40), type: records[R * order[i]] === OBJ_TREE ? 'tree' : 'blob' }
+  for (let i = 0; i < n; i++) out[i] = { id: all.slice(40 * i, 40 * i + 40), type: CODE_TYPE[records[R * order[i]]]! }
   return out
 }
 
