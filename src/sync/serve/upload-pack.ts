@@ -193,7 +193,7 @@ async function* sendPack(ctx: ServeContext, plan: PackPlan, state: SessionState)
   const walking = walkObjects(ctx.objects, ctx.reader, {
     wants: plan.wants, haves: plan.common, clientShallow: plan.shallow.clientShallow, unshallow: plan.shallow.unshallow,
     ...(plan.shallow.boundary ? { boundary: plan.shallow.boundary } : {}),
-  }, { cache, signal: abort.signal, onProgress: n => { found = n; wake?.() } })
+  }, { cache, introduced: ctx.introduced, signal: abort.signal, onProgress: n => { found = n; wake?.() } })
   let result: Awaited<typeof walking> | undefined
   let failure: unknown
   walking.then(r => { result = r }, e => { failure = e ?? new Error('walk failed') }).finally(() => wake?.())

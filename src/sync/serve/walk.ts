@@ -5,6 +5,7 @@
 import type { ObjectStore } from '../../store/backend.js'
 import { NotFoundError } from '../../store/errors.js'
 import { Heap } from '../../store/history.js'
+import type { LRU } from '../../store/lru.js'
 import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
@@ -48,6 +49,8 @@ export interface WalkOptions {
   maxBoundaryTrees?: number
   /** Stops the walk (it rejects with the signal's reason). */
   signal?: AbortSignal
+  /** Index entries by commit, read or built before (a server's, kept across requests); filled as entries are read. */
+  introduced?: LRU<string, Uint8Array>
 }
 
 export interface WalkResult {
@@ -500,7 +503,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   // is read (but to build a missing entry, once). Not for shallow requests (the client's history, or the
   // one sent, stops at commits whose first parent it lacks) nor for a push's connectivity check.
   if (store.getIntroduced && !verify && !grafted && !(clientShallow && clientShallow.size > 0) && !(input.unshallow && input.unshallow.length > 0)) {
-    const { records, odd } = await introducedRecords(store, reader, commits, out, sentBytes, opts.signal)
+    const { records, odd } = await introducedRecords(store, reader, commits, out, sentBytes, opts.signal, opts.introduced)
     // In id order, the order the store keeps them in: the pack writer reads them in one scan. Git takes a
     // pack's objects in any order (no entry here is a delta). They are sorted as bytes and get their hex
     // ids in that order (ids that are not lowercase hex, if any, are merged in).
@@ -537,7 +540,7 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
  * harmless, only bytes.
  */
 async function introducedRecords(store: ObjectStore, reader: ObjectReader, commits: readonly string[], first: readonly WalkedObject[],
-  listed: IdSet, signal: AbortSignal | undefined): Promise<{ records: Uint8Array; odd: WalkedObject[] }> {
+  listed: IdSet, signal: AbortSignal | undefined, known: LRU<string, Uint8Array> | undefined): Promise<{ records: Uint8Array; odd: WalkedObject[] }> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
   const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
     const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
@@ -557,14 +560,16 @@ async function introducedRecords(store: ObjectStore, reader: ObjectReader, commi
       if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? '?')
       throw err
     }
-    todo.forEach((i, k) => { entries[i] = built[k] })
+    todo.forEach((i, k) => { entries[i] = built[k]; known?.set(commits[i], built[k]) })
     await store.putIntroduced?.(todo.map((i, k) => ({ commit: commits[i], introduced: built[k] })))
   }
   let todo: number[] = []
   for (let i = commits.length - 1; i >= 0; i--) {
     if ((i & 1023) === 0) signal?.throwIfAborted()
+    const hit = known?.get(commits[i])
+    if (hit !== undefined) { entries[i] = hit; continue }
     const e = await store.getIntroduced!(commits[i])
-    if (e !== undefined && isIntroducedEntry(e)) entries[i] = e
+    if (e !== undefined && isIntroducedEntry(e)) { entries[i] = e; known?.set(commits[i], e) }
     else todo.push(i) // none yet (or a damaged one): build it
     if (todo.length >= 1000) { await build(todo); todo = [] }
   }
