@@ -77,6 +77,16 @@ for (let i = 0; i < 256; i++) {
   HEX_CODES[2 * i] = h.charCodeAt(0)
   HEX_CODES[2 * i + 1] = h.charCodeAt(1)
 }
+/** Both hex digits of a byte as one 16-bit unit, in the platform's byte order (for a Uint16Array over bytes). */
+const HEX_PAIRS = new Uint16Array(256)
+{
+  const probe = new Uint8Array(new Uint16Array([1]).buffer)
+  const little = probe[0] === 1
+  for (let i = 0; i < 256; i++) {
+    const hi = HEX_CODES[2 * i], lo = HEX_CODES[2 * i + 1]
+    HEX_PAIRS[i] = little ? (lo << 8) | hi : (hi << 8) | lo
+  }
+}
 const latin1 = new TextDecoder('latin1')
 let hexScratch = new Uint8Array(40 * 64)
 
@@ -139,7 +149,9 @@ class IdSet {
 
   /** Grow once now to hold `more` ids beyond those held (instead of doubling step by step). */
   reserve(more: number): void {
-    while (2 * (this.size + more) > this.mask) this.grow()
+    let cap = this.mask + 1
+    while (2 * (this.size + more) >= cap) cap *= 2
+    if (cap > this.mask + 1) this.grow(cap)
   }
 
   private readonly one = new Uint8Array(20)
@@ -154,9 +166,8 @@ class IdSet {
     this.add(this.one, 0)
   }
 
-  private grow(): void {
+  private grow(cap = 2 * this.used.length): void {
     const oldKeys = this.keys, oldUsed = this.used
-    const cap = 2 * oldUsed.length
     this.keys = new Uint8Array(20 * cap)
     this.used = new Uint8Array(cap)
     this.mask = cap - 1
@@ -569,7 +580,12 @@ async function introducedRecords(store: ObjectStore, reader: ObjectReader, commi
     const hit = known?.get(commits[i])
     if (hit !== undefined) { entries[i] = hit; continue }
     const e = await store.getIntroduced!(commits[i])
-    if (e !== undefined && isIntroducedEntry(e)) { entries[i] = e; known?.set(commits[i], e) }
+    if (e !== undefined && isIntroducedEntry(e)) {
+      // A plain Uint8Array (a store may give a Buffer): the loops below then see one kind of array.
+      const plain = new Uint8Array(e.buffer, e.byteOffset, e.length)
+      entries[i] = plain
+      known?.set(commits[i], plain)
+    }
     else todo.push(i) // none yet (or a damaged one): build it
     if (todo.length >= 1000) { await build(todo); todo = [] }
   }
@@ -628,13 +644,10 @@ export function sortedRecords(records: Uint8Array): WalkedObject[] {
     }
   }
   const hex = new Uint8Array(40 * n)
+  const pairs = new Uint16Array(hex.buffer) // two digits a store
   for (let i = 0; i < n; i++) {
-    const from = R * order[i] + 1, to = 40 * i
-    for (let k = 0; k < 20; k++) {
-      const v = records[from + k] << 1
-      hex[to + 2 * k] = HEX_CODES[v]
-      hex[to + 2 * k + 1] = HEX_CODES[v + 1]
-    }
+    const from = R * order[i] + 1, to = 20 * i
+    for (let k = 0; k < 20; k++) pairs[to + k] = HEX_PAIRS[records[from + k]]
   }
   const all = latin1.decode(hex)
   const out: WalkedObject[] = new Array(n)
