@@ -7,12 +7,13 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { deflateSync } from 'node:zlib'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { applyDelta, unpack } from '../src/sync/pack/index.js'
 import { prefixSuffixDelta } from '../src/sync/pack/delta.js'
 import { walkObjects } from '../src/sync/serve/index.js'
-import { MAX_DELTA_DEPTH, packStream } from '../src/sync/serve/pack-stream.js'
+import { adler32, MAX_DELTA_DEPTH, packStream } from '../src/sync/serve/pack-stream.js'
 import { ObjectReader } from '../src/store/tree.js'
 import { memoryBackend } from '../src/store/index.js'
 import type { ObjectStore } from '../src/store/index.js'
@@ -27,6 +28,19 @@ const ENV = {
 function git(cwd: string, args: string[], input?: string | Uint8Array): string {
   return execFileSync('git', args, { cwd, input, env: ENV, maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8').trim()
 }
+
+test('property: adler32 (eight bytes a step) equals zlib\'s, at every length and for runs of 0xff (the largest sums)', () => {
+  const zlibAdler = (data: Uint8Array) => deflateSync(data, { level: 0 }).readUInt32BE(deflateSync(data, { level: 0 }).length - 4)
+  const data = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.uint8Array({ minLength: 5000, maxLength: 12000 }),
+    fc.integer({ min: 0, max: 70000 }).map(n => new Uint8Array(n).fill(255)),
+  )
+  fc.assert(fc.property(data, fc.nat(7), (d, from) => {
+    const view = d.subarray(Math.min(from, d.length)) // any alignment
+    assert.equal(adler32(view), zlibAdler(view))
+  }), { numRuns: 300 })
+})
 
 test('prefixSuffixDelta: applyDelta of it gives back the target (related and unrelated pairs)', () => {
   const bytes = fc.uint8Array({ maxLength: 400 })

@@ -19,10 +19,12 @@ import { levelBackend, memoryBackend, Repo } from '../src/index.js'
 import type { Backend } from '../src/index.js'
 import type { ObjectStore } from '../src/store/backend.js'
 import { forEachIntroduced, introducedFromBodies, introducedObjects, isIntroducedEntry } from '../src/store/introduced.js'
+import { LRU } from '../src/store/lru.js'
 import { ObjectReader } from '../src/store/tree.js'
 import { startServer } from '../src/platform/node/serve.js'
 import type { RunningServer } from '../src/platform/node/serve.js'
 import { walkObjects } from '../src/sync/serve/index.js'
+import { sortedRecords } from '../src/sync/serve/walk.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'larix-serve-index-'))
 let n = 0
@@ -132,10 +134,16 @@ async function cloneChecked(s: Store): Promise<{ dir: string; objects: number }>
   return { dir, objects: inPack }
 }
 
-/** Delete every index entry: memory's map, or (with the store closed) the `i` keys of the LevelDB. */
+/**
+ * Delete every index entry: memory's map (and a new server, as on a store opened again: a server keeps the
+ * entries it has read in memory), or (with the store closed) the `i` keys of the LevelDB.
+ */
 async function dropIndex(s: Store): Promise<Store> {
   if (s.kind === 'memory') {
     (s.backend.objects as unknown as { introduced: Map<string, Uint8Array> }).introduced.clear()
+    await s.running.close()
+    s.running = await startServer(s.backend, { http: 0, onError: e => s.errors.push(e) })
+    s.url = s.running.http!.url
     return s
   }
   await close(s)
@@ -206,6 +214,22 @@ test('a shallow clone and deepen still take the tree walk, and are right', async
   await close(s)
 })
 
+test('property: sortedRecords gives the records\' ids in hex, sorted as strings, with their types (ids sharing long prefixes)', () => {
+  const id = fc.uint8Array({ minLength: 20, maxLength: 20 }).chain(tail => fc.tuple(fc.nat(3), fc.nat(2), fc.nat(19)).map(([a, b, at]) => {
+    const v = Uint8Array.from(tail)
+    if (a < 3) { v[0] = a; v[1] = b; v.fill(7, 2, at) } // many ids in one two-byte bucket, some equal for long
+    return v
+  }))
+  fc.assert(fc.property(fc.uniqueArray(fc.tuple(id, fc.boolean()), { selector: ([v]) => Buffer.from(v).toString('hex'), maxLength: 300 }), records => {
+    const bytes = new Uint8Array(21 * records.length)
+    records.forEach(([v, tree], i) => { bytes[21 * i] = tree ? 2 : 3; bytes.set(v, 21 * i + 1) })
+    const got = sortedRecords(bytes)
+    const want = records.map(([v, tree]) => ({ id: Buffer.from(v).toString('hex'), type: tree ? 'tree' : 'blob' }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    assert.deepEqual(got, want)
+  }), { numRuns: 200 })
+})
+
 test('property: on random histories, the index-based walk sends a superset of the tree walk (the same for a clone); git fsck of a few clones is clean', async () => {
   const op = fc.oneof(
     fc.record({ k: fc.constant('set' as const), path: fc.constantFrom('a', 'b', 'd/a', 'd/e/f', 'd/e/g', 'a/z'), v: fc.integer({ min: 0, max: 3 }) }),
@@ -274,6 +298,22 @@ test('property: on random histories, the index-based walk sends a superset of th
     const everything = haves.length === 0 ? byTrees : new Set((await walkObjects(plain, new ObjectReader(plain), { wants: [head.id], haves: [] })).objects.map(o => o.id))
     for (const id of byIndex) assert.ok(everything.has(id), `${id} is reachable from the want`)
     if (haves.length === 0) assert.equal(byIndex.size, byTrees.size, 'a clone sends exactly the reachable objects')
+    // The index walk lists its objects in id order, each once, with their types; also with a tree wanted
+    // by id (walked on top of the index's objects).
+    const firstTree = (await reader.commit(made[0])).tree
+    for (const wants of [[head.id], [head.id, firstTree]]) {
+      const list = (await walkObjects(objects, new ObjectReader(objects), { wants, haves })).objects
+      for (let k = 1; k < list.length; k++) assert.ok(list[k - 1].id < list[k].id, `in id order, each once: ${list[k - 1].id}, ${list[k].id}`)
+      for (const o of list) assert.equal(o.type, (await plain.get(o.id))?.type, `the type of ${o.id}`)
+      const plainIds = new Set((await walkObjects(plain, new ObjectReader(plain), { wants, haves })).objects.map(o => o.id))
+      const listed = new Set(list.map(o => o.id))
+      for (const id of plainIds) assert.ok(listed.has(id), `the index walk sends ${id}`)
+      // With a server's cache of entries: the same list when it fills and when it answers.
+      const known = new LRU<string, Uint8Array>(1 << 20, e => e.length)
+      for (let round = 0; round < 2; round++) {
+        assert.deepEqual((await walkObjects(objects, new ObjectReader(objects), { wants, haves }, { introduced: known })).objects, list)
+      }
+    }
     if (fscks < 3 && ops.length > 10) {
       fscks++
       const running = await startServer(backend, { http: 0 })

@@ -1,6 +1,7 @@
 // What every server session needs: the store, a long-lived reader (its caches of commits and generation
 // numbers outlive one request), and the server's settings.
 import type { ObjectStore, RefStore } from '../../store/backend.js'
+import type { LRU } from '../../store/lru.js'
 import type { ObjectReader } from '../../store/tree.js'
 import type { HeadOption } from './refs.js'
 
@@ -8,6 +9,11 @@ export interface ServeContext {
   objects: ObjectStore
   refs: RefStore
   reader: ObjectReader
+  /**
+   * Introduced-objects index entries read or built (src/store/introduced.ts), by commit: an entry never
+   * changes (it is a function of the commit), so repeated clones read the index from memory.
+   */
+  introduced: LRU<string, Uint8Array>
   head: HeadOption | undefined
   /** `agent=` value, e.g. `larix/0.1.0`. */
   agent: string

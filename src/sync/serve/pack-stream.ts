@@ -39,11 +39,23 @@ export function progressPkt(text: string, sideband: number): Uint8Array {
   return encodeSideband(SIDEBAND_PROGRESS, text, sideband)
 }
 
-function adler32(data: Uint8Array): number {
+/**
+ * Adler-32 of `data`, eight bytes a step: b gains 8a plus the bytes weighted 8..1, a their sum (the same
+ * values as byte by byte, with a shorter chain of additions), reduced every 5552 bytes as zlib does.
+ */
+export function adler32(data: Uint8Array): number {
   let a = 1, b = 0
   const n = data.length
-  for (let i = 0; i < n;) {
+  let i = 0
+  while (i < n) {
     const end = Math.min(n, i + 5552) // the most bytes before b can overflow 2^32
+    const end8 = end - ((end - i) & 7)
+    for (; i < end8; i += 8) {
+      const x0 = data[i], x1 = data[i + 1], x2 = data[i + 2], x3 = data[i + 3]
+      const x4 = data[i + 4], x5 = data[i + 5], x6 = data[i + 6], x7 = data[i + 7]
+      b += 8 * a + 8 * x0 + 7 * x1 + 6 * x2 + 5 * x3 + 4 * x4 + 3 * x5 + 2 * x6 + x7
+      a += x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7
+    }
     for (; i < end; i++) { a += data[i]; b += a }
     a %= 65521
     b %= 65521
@@ -191,6 +203,16 @@ class ReadWindow {
 
   constructor(private readonly store: ObjectStore, private readonly objects: readonly WalkedObject[], private readonly cache: Map<string, Uint8Array> | undefined) {}
 
+  /** True when objects[i]'s read is done (its body, or its absence, is known without waiting). */
+  loaded(i: number): boolean {
+    return i >= this.start && i < this.start + this.bodies.length
+  }
+
+  /** objects[i]'s body (undefined if the store lacks it), for an i that is loaded. */
+  loadedBody(i: number): Uint8Array | undefined {
+    return this.bodies[i - this.start]
+  }
+
   /** The body of objects[i] (i ascending), or undefined if the store lacks it. */
   async body(i: number): Promise<Uint8Array | undefined> {
     if (i >= this.start + this.bodies.length) {
@@ -208,23 +230,27 @@ class ReadWindow {
   private async read(from: number): Promise<(Uint8Array | undefined)[]> {
     const end = Math.min(this.objects.length, from + READ_WINDOW)
     const bodies: (Uint8Array | undefined)[] = new Array(end - from)
-    const want: { id: string; at: number }[] = []
+    // The ids to read and where each goes; the walk lists large sets in id order, checked here.
+    const ids: string[] = []
+    const at: number[] = []
     let sorted = true
     for (let i = from; i < end; i++) {
       const id = this.objects[i].id
       const hit = this.cache?.get(id)
       if (hit !== undefined) { bodies[i - from] = hit; continue }
-      if (want.length > 0 && want[want.length - 1].id >= id) sorted = false
-      want.push({ id, at: i - from })
+      if (ids.length > 0 && ids[ids.length - 1] >= id) sorted = false
+      ids.push(id)
+      at.push(i - from)
     }
     if (!sorted) {
-      want.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      let n = 0 // getMany takes no duplicates (a pack has none; if one did, packStream reads it again)
-      for (const w of want) if (n === 0 || want[n - 1].id !== w.id) want[n++] = w
-      want.length = n
+      const want = ids.map((id, k) => ({ id, at: at[k] })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      ids.length = 0
+      at.length = 0
+      // getMany takes no duplicates (a pack has none; if one did, packStream reads it again)
+      for (const w of want) if (ids.length === 0 || ids[ids.length - 1] !== w.id) { ids.push(w.id); at.push(w.at) }
     }
-    const got = await this.store.getMany!(want.map(w => w.id))
-    for (let k = 0; k < want.length; k++) bodies[want[k].at] = got[k]?.body
+    const got = await this.store.getMany!(ids)
+    for (let k = 0; k < ids.length; k++) bodies[at[k]] = got[k]?.body
     return bodies
   }
 }
@@ -246,7 +272,8 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
   const window = store.getMany ? new ReadWindow(store, objects, cache) : undefined
   for (let i = 0; i < objects.length; i++) {
     const { id, type, base } = objects[i]
-    let body = window ? await window.body(i) : cache?.get(id)
+    // One await per window, not per object: the bodies of a window are there once it is read.
+    let body = window ? (window.loaded(i) ? window.loadedBody(i) : await window.body(i)) : cache?.get(id)
     if (body !== undefined) cache?.delete(id)
     else {
       const o = await store.get(id)

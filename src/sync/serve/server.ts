@@ -3,6 +3,7 @@
 // throws at them (failures become ERR lines, side-band errors or ng reports), except the framing errors a
 // transport asks to see before anything was sent.
 import type { Backend, ObjectStore } from '../../store/backend.js'
+import { LRU } from '../../store/lru.js'
 import { ObjectReader } from '../../store/tree.js'
 import type { CacheOptions } from '../../store/tree.js'
 import { PktLineReader, ProtocolError, readGitProtoRequest, protocolVersion } from '../wire/index.js'
@@ -51,6 +52,9 @@ export class ServiceNotEnabledError extends ProtocolError {
   }
 }
 
+/** Bytes of index entries a server keeps in memory (an entry is ~21 bytes per object a commit introduced). */
+const INTRODUCED_CACHE_BYTES = 32 << 20
+
 /**
  * Serves one store with the Git smart protocol, for `git clone`, `fetch`, `pull` and `push`.
  * @example
@@ -67,6 +71,7 @@ export class GitServer {
       objects: backend.objects,
       refs: backend.refs,
       reader: new ObjectReader(backend.objects, options.cache),
+      introduced: new LRU(INTRODUCED_CACHE_BYTES, e => e.length + 64),
       head: options.head,
       agent: options.agent ?? 'larix',
       packLevel: options.packLevel ?? 1,

@@ -152,9 +152,11 @@ async function planShallow(ctx: ServeContext, wants: readonly string[], clientSh
 
 /** Annotated tags (under refs/tags/) that point into what is being sent, for `include-tag`. */
 async function tagsToInclude(ctx: ServeContext, objects: readonly WalkedObject[], haves: ReadonlySet<string>): Promise<WalkedObject[]> {
+  const tagRefs = await ctx.refs.list('refs/tags/')
+  if (tagRefs.length === 0) return [] // most clones: no set of every id sent
   const sending = new Set(objects.map(o => o.id))
   const out: WalkedObject[] = []
-  for (const r of await ctx.refs.list('refs/tags/')) {
+  for (const r of tagRefs) {
     if (sending.has(r.id) || haves.has(r.id)) continue
     const chain: string[] = []
     let id = r.id
@@ -191,7 +193,7 @@ async function* sendPack(ctx: ServeContext, plan: PackPlan, state: SessionState)
   const walking = walkObjects(ctx.objects, ctx.reader, {
     wants: plan.wants, haves: plan.common, clientShallow: plan.shallow.clientShallow, unshallow: plan.shallow.unshallow,
     ...(plan.shallow.boundary ? { boundary: plan.shallow.boundary } : {}),
-  }, { cache, signal: abort.signal, onProgress: n => { found = n; wake?.() } })
+  }, { cache, introduced: ctx.introduced, signal: abort.signal, onProgress: n => { found = n; wake?.() } })
   let result: Awaited<typeof walking> | undefined
   let failure: unknown
   walking.then(r => { result = r }, e => { failure = e ?? new Error('walk failed') }).finally(() => wake?.())

@@ -3,13 +3,15 @@
 // nothing interesting is left, then the trees and blobs of those commits minus what the boundary commits
 // (the ones the other side has, just below) already hold at the same paths.
 import type { ObjectStore } from '../../store/backend.js'
-import { toHex } from '../../store/bytes.js'
 import { NotFoundError } from '../../store/errors.js'
 import { Heap } from '../../store/history.js'
+import type { LRU } from '../../store/lru.js'
 import { decodeTag, decodeTree, MODE_TREE } from '../../store/objects.js'
 import type { CommitObject, ObjectType, TreeEntry } from '../../store/objects.js'
 import type { ObjectReader } from '../../store/tree.js'
 import { INTRODUCED_RECORD, INTRODUCED_TREE, introducedFromBodies, isIntroducedEntry } from '../../store/introduced.js'
+import { CODE_TYPE, OBJ_BLOB, OBJ_TREE, TYPE_CODE } from '../pack/format.js'
+import { writeHexId } from '../../store/bytes.js'
 
 /** One object to send, in pack order. */
 export interface WalkedObject {
@@ -47,6 +49,8 @@ export interface WalkOptions {
   maxBoundaryTrees?: number
   /** Stops the walk (it rejects with the signal's reason). */
   signal?: AbortSignal
+  /** Index entries by commit, read or built before (a server's, kept across requests); filled as entries are read. */
+  introduced?: LRU<string, Uint8Array>
 }
 
 export interface WalkResult {
@@ -72,6 +76,16 @@ for (let i = 0; i < 256; i++) {
   const h = i.toString(16).padStart(2, '0')
   HEX_CODES[2 * i] = h.charCodeAt(0)
   HEX_CODES[2 * i + 1] = h.charCodeAt(1)
+}
+/** Both hex digits of a byte as one 16-bit unit, in the platform's byte order (for a Uint16Array over bytes). */
+const HEX_PAIRS = new Uint16Array(256)
+{
+  const probe = new Uint8Array(new Uint16Array([1]).buffer)
+  const little = probe[0] === 1
+  for (let i = 0; i < 256; i++) {
+    const hi = HEX_CODES[2 * i], lo = HEX_CODES[2 * i + 1]
+    HEX_PAIRS[i] = little ? (lo << 8) | hi : (hi << 8) | lo
+  }
 }
 const latin1 = new TextDecoder('latin1')
 let hexScratch = new Uint8Array(40 * 64)
@@ -133,6 +147,13 @@ class IdSet {
     return true
   }
 
+  /** Grow once now to hold `more` ids beyond those held (instead of doubling step by step). */
+  reserve(more: number): void {
+    let cap = this.mask + 1
+    while (2 * (this.size + more) >= cap) cap *= 2
+    if (cap > this.mask + 1) this.grow(cap)
+  }
+
   private readonly one = new Uint8Array(20)
   /** Add a 40-digit lowercase hex id (anything else is ignored: `sent` alone decides for it). */
   addHex(id: string): void {
@@ -145,9 +166,8 @@ class IdSet {
     this.add(this.one, 0)
   }
 
-  private grow(): void {
+  private grow(cap = 2 * this.used.length): void {
     const oldKeys = this.keys, oldUsed = this.used
-    const cap = 2 * oldUsed.length
     this.keys = new Uint8Array(20 * cap)
     this.used = new Uint8Array(cap)
     this.mask = cap - 1
@@ -494,13 +514,21 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
   // is read (but to build a missing entry, once). Not for shallow requests (the client's history, or the
   // one sent, stops at commits whose first parent it lacks) nor for a push's connectivity check.
   if (store.getIntroduced && !verify && !grafted && !(clientShallow && clientShallow.size > 0) && !(input.unshallow && input.unshallow.length > 0)) {
-    await addIntroduced(store, reader, commits, sent, addListed, opts.signal)
-    for (const t of wantTrees) await walkTree(t, [])
+    const { records, odd } = await introducedRecords(store, reader, commits, out, sentBytes, opts.signal, opts.introduced)
     // In id order, the order the store keeps them in: the pack writer reads them in one scan. Git takes a
-    // pack's objects in any order (no entry here is a delta).
-    sortById(out)
-    opts.onProgress?.(out.length)
-    return { objects: out, commits }
+    // pack's objects in any order (no entry here is a delta). They are sorted as bytes and get their hex
+    // ids in that order (ids that are not lowercase hex, if any, are merged in).
+    sortById(odd)
+    let objects = mergeById(odd, sortedRecords(records))
+    if (wantTrees.length > 0) { // rare: trees wanted by id, walked on top (the walk skips what is listed)
+      out.length = 0
+      for (const o of objects) { sent.add(o.id); out.push(o) }
+      for (const t of wantTrees) await walkTree(t, [])
+      sortById(out)
+      objects = out
+    }
+    opts.onProgress?.(objects.length)
+    return { objects, commits }
   }
   if (boundaryTrees.length === 0) {
     const roots: string[] = []
@@ -513,14 +541,17 @@ export async function walkObjects(store: ObjectStore, reader: ObjectReader, inpu
 }
 
 /**
- * Add the introduced objects of `commits` (src/store/introduced.ts), each once. Entries missing from the index (commits
- * that came in a pack) are computed against the first parent, oldest first so the parent's trees are in
- * the reader's cache, and stored for the next request. Each commit's first parent is either sent too or
- * held by the other side, so the union covers what it lacks; it may resend a few objects it has (a value
- * reverted to one it holds at another commit, a file moved): harmless, only bytes.
+ * The objects `first` (listed already, and in `listed`) then the introduced objects of `commits`
+ * (src/store/introduced.ts) not in `listed` (which they are added to), as 21-byte records (a type code, as
+ * TYPE_CODE has them, and the id), each once; `odd`: those of `first` whose id is not lowercase hex.
+ * Entries missing from the index (commits that came in a pack) are computed against the first parent,
+ * oldest first so the parent's trees are in the reader's cache, and stored for the next request. Each
+ * commit's first parent is either sent too or held by the other side, so the union covers what it lacks;
+ * it may resend a few objects it has (a value reverted to one it holds at another commit, a file moved):
+ * harmless, only bytes.
  */
-async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: readonly string[], sent: ReadonlySet<string>,
-  addListed: (id: string, type: ObjectType) => void, signal: AbortSignal | undefined): Promise<void> {
+async function introducedRecords(store: ObjectStore, reader: ObjectReader, commits: readonly string[], first: readonly WalkedObject[],
+  listed: IdSet, signal: AbortSignal | undefined, known: LRU<string, Uint8Array> | undefined): Promise<{ records: Uint8Array; odd: WalkedObject[] }> {
   const entries: (Uint8Array | undefined)[] = new Array(commits.length)
   const readMany = async (ids: string[]): Promise<(Uint8Array | undefined)[]> => {
     const got = store.getMany ? await store.getMany(ids) : await Promise.all(ids.map(id => store.get(id)))
@@ -540,30 +571,99 @@ async function addIntroduced(store: ObjectStore, reader: ObjectReader, commits: 
       if (err instanceof NotFoundError) throw new MissingObjectError('tree', (err.data as { id?: string })?.id ?? '?')
       throw err
     }
-    todo.forEach((i, k) => { entries[i] = built[k] })
+    todo.forEach((i, k) => { entries[i] = built[k]; known?.set(commits[i], built[k]) })
     await store.putIntroduced?.(todo.map((i, k) => ({ commit: commits[i], introduced: built[k] })))
   }
   let todo: number[] = []
   for (let i = commits.length - 1; i >= 0; i--) {
     if ((i & 1023) === 0) signal?.throwIfAborted()
+    const hit = known?.get(commits[i])
+    if (hit !== undefined) { entries[i] = hit; continue }
     const e = await store.getIntroduced!(commits[i])
-    if (e !== undefined && isIntroducedEntry(e)) entries[i] = e
+    if (e !== undefined && isIntroducedEntry(e)) {
+      // A plain Uint8Array (a store may give a Buffer): the loops below then see one kind of array.
+      const plain = new Uint8Array(e.buffer, e.byteOffset, e.length)
+      entries[i] = plain
+      known?.set(commits[i], plain)
+    }
     else todo.push(i) // none yet (or a damaged one): build it
     if (todo.length >= 1000) { await build(todo); todo = [] }
   }
   if (todo.length > 0) await build(todo)
-  // Duplicates are found on the bytes: only new ids get a hex string (then checked against what the wants
-  // listed already: a tree or blob may be wanted by id).
+  // Duplicates are found on the bytes: no hex string for an id listed already.
   let total = 0
-  for (const e of entries) total += e!.length / INTRODUCED_RECORD
-  const listed = new IdSet(total)
+  for (const e of entries) total += e!.length - e!.length % INTRODUCED_RECORD
+  listed.reserve(total / INTRODUCED_RECORD)
+  const out = new Uint8Array(total + INTRODUCED_RECORD * first.length)
+  let n = 0
+  // The objects listed already (commits, tags; in `listed`) go first.
+  const odd: WalkedObject[] = []
+  for (const o of first) {
+    if (writeHexId(o.id, out, n + 1)) { out[n] = TYPE_CODE[o.type]; n += INTRODUCED_RECORD } else odd.push(o)
+  }
   for (const e of entries) {
     for (let at = 0; at + INTRODUCED_RECORD <= e!.length; at += INTRODUCED_RECORD) {
       if (!listed.addNew(e!, at + 1)) continue
-      const id = toHex(e!, at + 1, at + INTRODUCED_RECORD)
-      if (!sent.has(id)) addListed(id, e![at] === INTRODUCED_TREE ? 'tree' : 'blob')
+      out[n] = e![at] === INTRODUCED_TREE ? OBJ_TREE : OBJ_BLOB
+      for (let k = 1; k < INTRODUCED_RECORD; k++) out[n + k] = e![at + k] // no subarray: a Buffer's costs ~0.5 µs
+      n += INTRODUCED_RECORD
     }
   }
+  return { records: out.subarray(0, n), odd }
+}
+
+/**
+ * The objects of `records` (21 bytes each: a type code, as TYPE_CODE has them, and an id) sorted by id: a counting sort on the
+ * first two bytes (SHA-1 ids are uniform: a bucket holds about n / 65536 ids), then each bucket by the
+ * rest; the hex ids are made in one decode.
+ */
+export function sortedRecords(records: Uint8Array): WalkedObject[] {
+  const R = INTRODUCED_RECORD
+  const n = records.length / R
+  const start = new Uint32Array(65537)
+  for (let i = 0; i < n; i++) start[((records[R * i + 1] << 8) | records[R * i + 2]) + 1]++
+  for (let k = 0; k < 65536; k++) start[k + 1] += start[k]
+  const next = start.slice(0, 65536)
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[next[(records[R * i + 1] << 8) | records[R * i + 2]]++] = i
+  /** Record a's id before record b's (their first two bytes are equal). */
+  const before = (a: number, b: number): boolean => {
+    for (let j = 3; j <= 20; j++) {
+      const x = records[R * a + j], y = records[R * b + j]
+      if (x !== y) return x < y
+    }
+    return false
+  }
+  for (let k = 0; k < 65536; k++) {
+    const from = start[k], to = start[k + 1]
+    for (let i = from + 1; i < to; i++) { // insertion sort
+      const o = order[i]
+      let j = i - 1
+      while (j >= from && before(o, order[j])) { order[j + 1] = order[j]; j-- }
+      order[j + 1] = o
+    }
+  }
+  const hex = new Uint8Array(40 * n)
+  const pairs = new Uint16Array(hex.buffer) // two digits a store
+  for (let i = 0; i < n; i++) {
+    const from = R * order[i] + 1, to = 20 * i
+    for (let k = 0; k < 20; k++) pairs[to + k] = HEX_PAIRS[records[from + k]]
+  }
+  const all = latin1.decode(hex)
+  const out: WalkedObject[] = new Array(n)
+  for (let i = 0; i < n; i++) out[i] = { id: all.slice(40 * i, 40 * i + 40), type: CODE_TYPE[records[R * order[i]]]! }
+  return out
+}
+
+/** Two lists sorted by id, merged. */
+function mergeById(a: readonly WalkedObject[], b: readonly WalkedObject[]): WalkedObject[] {
+  if (a.length === 0) return b as WalkedObject[]
+  const out: WalkedObject[] = new Array(a.length + b.length)
+  let i = 0, j = 0, k = 0
+  while (i < a.length && j < b.length) out[k++] = a[i].id <= b[j].id ? a[i++] : b[j++]
+  while (i < a.length) out[k++] = a[i++]
+  while (j < b.length) out[k++] = b[j++]
+  return out
 }
 
 /** Sort by id, in linear time for uniform ids: buckets by the first four hex digits, then each bucket sorted. */
