@@ -375,10 +375,12 @@ export class Repo<V = unknown> {
     const b = this.backend
     // The commit's entry of the introduced-objects index (src/store/introduced.ts), when the backend keeps
     // one: its trees are in the reader's cache (just sealed, and the parent's just read), so this is cheap.
+    // Not for merges: the merge works on tree bytes and leaves most trees of both sides undecoded, so the
+    // entry would cost more than the merge itself (4x on the bench's merge); a server builds it when needed.
     const introduced: IntroducedEntry[] = []
     if (b.objects.putIntroduced) {
       const c = this.reader.cachedCommit(next)
-      if (c) {
+      if (c && c.parents.length <= 1) {
         const parentTree = c.parents.length > 0 ? (await this.reader.commit(c.parents[0])).tree : undefined
         introduced.push({ commit: next, introduced: await introducedObjects(this.reader, c.tree, parentTree, objects) })
       }
