@@ -28,9 +28,8 @@ export interface IntroducedEntry { commit: string; introduced: Uint8Array }
  */
 export async function introducedObjects(reader: ObjectReader, tree: string, parentTree: string | undefined, unstored?: readonly StoredObject[]): Promise<Uint8Array> {
   let made: Map<string, Uint8Array> | undefined
+  /** A tree the reader's cache lacks (the callers look there first, without an await). */
   const nodeOf = async (id: string): Promise<TreeNode> => {
-    const hit = reader.cachedTree(id)
-    if (hit) return hit
     if (unstored) {
       made ??= new Map(unstored.filter(o => o.type === 'tree').map(o => [o.id, o.body]))
       const body = made.get(id)

@@ -666,33 +666,9 @@ function mergeById(a: readonly WalkedObject[], b: readonly WalkedObject[]): Walk
   return out
 }
 
-/** Sort by id, in linear time for uniform ids: buckets by the first four hex digits, then each bucket sorted. */
+/** Sort by id (only for the rare lists that sortedRecords does not make: odd ids, trees wanted by id). */
 function sortById(objects: WalkedObject[]): void {
-  const n = objects.length
-  if (n < 4096) { objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); return }
-  const key = (id: string) => (hexValue(id.charCodeAt(0)) << 12) | (hexValue(id.charCodeAt(1)) << 8) | (hexValue(id.charCodeAt(2)) << 4) | hexValue(id.charCodeAt(3))
-  const start = new Uint32Array(65537)
-  const keys = new Int32Array(n)
-  for (let i = 0; i < n; i++) {
-    const k = key(objects[i].id)
-    if (k < 0) { objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); return } // not lowercase hex
-    keys[i] = k
-    start[k + 1]++
-  }
-  for (let k = 0; k < 65536; k++) start[k + 1] += start[k]
-  const sorted: WalkedObject[] = new Array(n)
-  const next = start.slice(0, 65536)
-  for (let i = 0; i < n; i++) sorted[next[keys[i]]++] = objects[i]
-  for (let k = 0; k < 65536; k++) {
-    const from = start[k], to = start[k + 1]
-    for (let i = from + 1; i < to; i++) { // insertion sort: a bucket holds about n / 65536 ids
-      const o = sorted[i]
-      let j = i - 1
-      while (j >= from && sorted[j].id > o.id) { sorted[j + 1] = sorted[j]; j-- }
-      sorted[j + 1] = o
-    }
-  }
-  for (let i = 0; i < n; i++) objects[i] = sorted[i]
+  objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
 /**

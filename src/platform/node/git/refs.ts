@@ -450,6 +450,11 @@ export class GitRefStore implements RefStore {
     } finally { await fh.close() }
     await rename(tmpPath, this.pathOf(name))
     if (this.opts.fsync) fsyncDir(dirname(this.pathOf(name)))
+    this.published(name, entry)
+  }
+
+  /** `entry` is on disk: unless a newer update of the ref came meanwhile, it stops pending and its lock goes. */
+  private published(name: string, entry: PendingRef): void {
     entry.published = true
     if (this.pending.get(name) === entry) {
       this.pending.delete(name)
@@ -460,11 +465,7 @@ export class GitRefStore implements RefStore {
   /** publish(), synchronously: for a process about to exit. */
   publishSync(name: string, entry: PendingRef, tmpPath: string): void {
     this.placeSync(name, entry.id, tmpPath)
-    entry.published = true
-    if (this.pending.get(name) === entry) {
-      this.pending.delete(name)
-      this.unlock(entry.lock)
-    }
+    this.published(name, entry)
   }
 
   /** Write `id` into the ref `name` (whose lock is held) through a scratch file renamed in place. */
