@@ -127,6 +127,11 @@ export interface CloneFigures {
   /** Row 7: git clone --bare from larix serve, and from http-backend (the row-6 git figures are the same run's). */
   fromLarixMs: number[]
   fromHttpBackendMs: number[]
+  /** The same with clone packs off (as a store's first clone is served), against http-backend in the same runs. */
+  fromLarixPlainMs: number[]
+  fromHttpBackendPlainMs: number[]
+  /** Building the clone pack that fromLarixMs is served from. */
+  clonePackBuildMs: number
   serveRssKiB: number
 }
 
@@ -175,7 +180,7 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
   const backend = await httpBackend(root, gitEnv(home))
   const f: CloneFigures = {
     commits: opts.commits, objects: base.objects, bigObjects: big.objects, larixMs: [], larixPhases: [], gitMs: [], isoMs: [],
-    larixRssKiB: 0, larixBigRssKiB: 0, gitRssKiB: NaN, gitBigRssKiB: NaN, fromLarixMs: [], fromHttpBackendMs: [], serveRssKiB: 0,
+    larixRssKiB: 0, larixBigRssKiB: 0, gitRssKiB: NaN, gitBigRssKiB: NaN, fromLarixMs: [], fromHttpBackendMs: [], fromLarixPlainMs: [], fromHttpBackendPlainMs: [], clonePackBuildMs: NaN, serveRssKiB: 0,
   }
   const url = `${backend.url}/data.git`
   const larixDir = `${dir}/larix-clone`
@@ -242,29 +247,39 @@ export async function cloneBench(dir: string, home: string, runs: number, log: (
     f.gitRssKiB = await gitCloneRss(url, `${dir}/git-rss.git`, home, base.objects)
     f.gitBigRssKiB = await gitCloneRss(`${backend.url}/big.git`, `${dir}/git-rss.git`, home, big.objects)
 
-    // Row 7: git clone --bare from larix serve (a child process serving the row-6 level clone).
-    log('    clone: git clone from larix serve')
-    let served: string | undefined
-    let rss = 0
-    const srv = child(['child-serve', larixDir], v => { if (typeof v.url === 'string') served = v.url; if (typeof v.maxRssKiB === 'number') rss = v.maxRssKiB })
-    try {
-      while (served === undefined) await new Promise(res => setTimeout(res, 20))
-      for (let r = 0; r < runs; r++) {
-        for (const [from, into] of [[`${served}`, f.fromLarixMs], [url, f.fromHttpBackendMs]] as const) {
-          const g = `${dir}/git-from-${r}.git`
-          into.push((await timed(() => run('git', ['clone', '--bare', '-q', from, g], { cwd: dir, home }))).ms)
-          if (await objectCount(g, home) !== base.objects) throw new Error(`git clone from ${from}: ${await objectCount(g, home)} objects, expected ${base.objects}`)
-          const refs = await git(['show-ref'], g, home)
-          if (refs !== base.refs) throw new Error(`git clone from ${from}: refs differ:\n${refs}\n---\n${base.refs}`)
-          if ((await git(['fsck', '--connectivity-only', '--no-progress'], g, home)) !== '') { /* dangling notes only */ }
-          await cleanup(g)
+    // Row 7: git clone --bare from larix serve (a child process serving the row-6 level clone): first with
+    // clone packs off (every object read and framed one by one, as for a store's first clone), then with
+    // the clone pack the server builds (timed) before the clones.
+    for (const mode of ['plain', 'pack'] as const) {
+      log(`    clone: git clone from larix serve (${mode === 'pack' ? 'clone pack' : 'object by object'})`)
+      let served: string | undefined
+      let rss = 0
+      const srv = child(['child-serve', larixDir, mode], v => {
+        if (typeof v.url === 'string') served = v.url
+        if (typeof v.buildMs === 'number') f.clonePackBuildMs = v.buildMs
+        if (typeof v.maxRssKiB === 'number') rss = v.maxRssKiB
+      })
+      const times = mode === 'pack' ? f.fromLarixMs : f.fromLarixPlainMs
+      const hb = mode === 'pack' ? f.fromHttpBackendMs : f.fromHttpBackendPlainMs
+      try {
+        while (served === undefined) await new Promise(res => setTimeout(res, 20))
+        for (let r = 0; r < runs; r++) {
+          for (const [from, into] of [[`${served}`, times], [url, hb]] as const) {
+            const g = `${dir}/git-from-${r}.git`
+            into.push((await timed(() => run('git', ['clone', '--bare', '-q', from, g], { cwd: dir, home }))).ms)
+            if (await objectCount(g, home) !== base.objects) throw new Error(`git clone from ${from}: ${await objectCount(g, home)} objects, expected ${base.objects}`)
+            const refs = await git(['show-ref'], g, home)
+            if (refs !== base.refs) throw new Error(`git clone from ${from}: refs differ:\n${refs}\n---\n${base.refs}`)
+            await git(['fsck', '--connectivity-only', '--no-progress'], g, home)
+            await cleanup(g)
+          }
         }
+      } finally {
+        srv.proc.stdin.end()
+        await srv.exited
       }
-    } finally {
-      srv.proc.stdin.end()
-      await srv.exited
+      f.serveRssKiB = Math.max(f.serveRssKiB, rss)
     }
-    f.serveRssKiB = rss
     return f
   } finally {
     await backend.close()
@@ -282,6 +297,8 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
   const isoRate = f.isoMs.length ? median(f.isoMs.map(ms => rate(f.objects, ms))) : NaN
   const fromLarix = median(f.fromLarixMs.map(ms => rate(f.objects, ms)))
   const fromHb = median(f.fromHttpBackendMs.map(ms => rate(f.objects, ms)))
+  const fromLarixPlain = median(f.fromLarixPlainMs.map(ms => rate(f.objects, ms)))
+  const fromHbPlain = median(f.fromHttpBackendPlainMs.map(ms => rate(f.objects, ms)))
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`
   const met = (ok: boolean) => (ok ? 'yes' : 'NO')
   const rows: string[][] = [
@@ -292,8 +309,10 @@ export function cloneTable(f: CloneFigures, level: LarixRun[], gitStore: LarixRu
     [`6. peak RSS of a clone (larix: child process; git: its largest process): ${fmt(f.objects)} / ${fmt(f.bigObjects)} objects`, `${mib(f.larixRssKiB)} / ${mib(f.larixBigRssKiB)}`,
       Number.isNaN(f.gitRssKiB) ? 'git clone --bare - (no /usr/bin/time)' : `git clone --bare ${mib(f.gitRssKiB)} / ${mib(f.gitBigRssKiB)}`,
       `larix ${ratio(f.larixBigRssKiB, f.larixRssKiB)}, git ${Number.isNaN(f.gitRssKiB) ? '-' : ratio(f.gitBigRssKiB, f.gitRssKiB)} for ${ratio(f.bigObjects, f.objects)} the objects`, 'bounded', met(f.larixBigRssKiB < 1.5 * f.larixRssKiB)],
-    [`7. git clone --bare from larix serve (level, child process)`, `${fmt(fromLarix)} objects/s`, `from http-backend ${fmt(fromHb)}/s`,
+    [`7. git clone --bare from larix serve (level, child process; from its clone pack, built in ${fmt(f.clonePackBuildMs)} ms)`, `${fmt(fromLarix)} objects/s`, `from http-backend ${fmt(fromHb)}/s`,
       ratio(fromLarix, fromHb), '≥ 0.8x', met(fromLarix >= 0.8 * fromHb)],
+    [`7. the same object by object (clone packs off, as a store's first clone is served)`, `${fmt(fromLarixPlain)} objects/s`, `from http-backend ${fmt(fromHbPlain)}/s`,
+      ratio(fromLarixPlain, fromHbPlain), '-', '-'],
     [`7. peak RSS of the larix serve process`, mib(f.serveRssKiB), '-', '-', 'bounded', '-'],
   ]
   const objs = (r: LarixRun, ms: number) => rate(r.importObjects, ms)
@@ -341,8 +360,15 @@ async function childMain(mode: string, args: string[]): Promise<void> {
   }
   if (mode === 'child-serve') {
     const repo = await Repo.open({ backend: levelBackend(args[0]) })
-    const running = await startServer(repo, { http: 0, websocket: false })
-    process.stdout.write(JSON.stringify({ url: running.http!.url }) + '\n')
+    const pack = args[1] !== 'plain'
+    const running = await startServer(repo, { http: 0, websocket: false, clonePack: pack })
+    let buildMs: number | undefined
+    if (pack) {
+      const t = performance.now()
+      await running.server.context.clonePacks!.build(running.server.context)
+      buildMs = performance.now() - t
+    }
+    process.stdout.write(JSON.stringify({ url: running.http!.url, ...(buildMs !== undefined ? { buildMs } : {}) }) + '\n')
     process.stdin.resume()
     await new Promise<void>(res => process.stdin.on('end', () => res()))
     await running.close()
@@ -360,7 +386,8 @@ async function childMain(mode: string, args: string[]): Promise<void> {
       process.stderr.write(`row 6 larix ms: ${f.larixMs.map(Math.round).join(' ')}; git ms: ${f.gitMs.map(Math.round).join(' ')}\n`)
       const phase = (k: keyof ClonePhases) => Math.round(median(f.larixPhases.map(p => p[k])))
       process.stderr.write(`row 6 larix phases (median ms from the start): open ${phase('open')}, first 256 entries ${phase('firstEntry')}, last entry parsed and written ${phase('parsed')}, refs stored ${phase('fetched')}, closed ${phase('closed')}\n`)
-      process.stderr.write(`row 7 from larix ms: ${f.fromLarixMs.map(Math.round).join(' ')}; from http-backend ms: ${f.fromHttpBackendMs.map(Math.round).join(' ')}\n`)
+      process.stderr.write(`row 7 from larix (clone pack, built in ${Math.round(f.clonePackBuildMs)} ms) ms: ${f.fromLarixMs.map(Math.round).join(' ')}; from http-backend ms: ${f.fromHttpBackendMs.map(Math.round).join(' ')}\n`)
+    process.stderr.write(`row 7 from larix object by object ms: ${f.fromLarixPlainMs.map(Math.round).join(' ')}; from http-backend ms: ${f.fromHttpBackendPlainMs.map(Math.round).join(' ')}\n`)
       process.stdout.write(cloneTable(f, [], [], values.markdown ? 'markdown' : 'text') + '\n')
     } finally {
       await cleanup(dir)

@@ -29,6 +29,23 @@ export interface ObjectStore {
    * for one the store lacks.
    */
   getMany?(ids: readonly string[]): Promise<(GitObject | undefined)[]>
+  /** Optional room for a server's clone pack (src/sync/serve/clone-pack.ts); a store without it serves clones object by object. */
+  clonePacks?: ClonePackStore
+}
+
+/**
+ * Blobs that belong to one generation of a clone pack, and the manifest that says which generation is
+ * current. The store does not look inside them. Parts of a generation are written first, then `publish`
+ * makes it current in one atomic write, so a reader never sees a manifest whose parts are not all there.
+ */
+export interface ClonePackStore {
+  /** The current manifest, or undefined when none was published. */
+  manifest(): Promise<Uint8Array | undefined>
+  /** Part `index` of `generation`, or undefined when it is not there. */
+  part(generation: number, index: number): Promise<Uint8Array | undefined>
+  putPart(generation: number, index: number, bytes: Uint8Array): Promise<void>
+  /** Make `manifest` (of `generation`) current and drop every part of every other generation. */
+  publish(generation: number, manifest: Uint8Array): Promise<void>
 }
 
 /** One commit of the commit-graph index. */

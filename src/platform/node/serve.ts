@@ -176,10 +176,12 @@ export async function startServer(source: Repo | Backend, options: ServeOptions 
   let closing: Promise<void> | undefined
   const close = () => closing ??= (async () => {
     tracker.draining = true
+    const background = server.close() // a clone pack being built stops at its next step
     for (const l of listeners) l.stopAccepting()
     await tracker.idle(options.shutdownTimeoutMs ?? 10_000)
     for (const l of listeners) l.dropAll()
     await Promise.all(listeners.map(l => l.closed))
+    await background
   })()
   const result: { server: GitServer; http?: { port: number; url: string }; git?: { port: number; url: string }; gitTls?: { port: number; url: string }; websocket?: { url: string }; close(): Promise<void> } = { server, close }
   try {

@@ -1,7 +1,8 @@
 // LevelDB in Node (classic-level) and IndexedDB in browsers (browser-level), through the `level` package.
 // Layout: `o<id>` → one type byte + the object body; `r<refname>` → the ref's id as UTF-8;
 // `g<generation><id>` → a commit's parents (the commit-graph index); `i<commit id>` → the commit's
-// introduced objects (src/store/introduced.ts), written in the same batch as the objects or after them.
+// introduced objects (src/store/introduced.ts), written in the same batch as the objects or after them;
+// `k` → the current clone-pack manifest, `k<generation><index>` → its parts (src/sync/serve/clone-pack.ts).
 // In Node, a commit's batch goes first to a journal file (one write(2), see platform/node/level-journal.ts)
 // and is acknowledged; it reaches LevelDB in the background, and until it has, reads find it in `pending`.
 import { Level } from 'level'
@@ -9,7 +10,7 @@ import { openLevelJournal } from '#platform/level-journal'
 import type { LevelJournal } from '#platform/level-journal'
 import { openStoreChannel, sharedAcrossContexts, withStoreLock } from '#platform/store-sharing'
 import type { StoreChannel } from '#platform/store-sharing'
-import type { Backend, GraphEntry, ObjectStore, RefChange, RefStore } from '../backend.js'
+import type { Backend, ClonePackStore, GraphEntry, ObjectStore, RefChange, RefStore } from '../backend.js'
 import { Mutex, Watchers } from '../backend.js'
 import { fromUtf8, utf8 } from '../bytes.js'
 import { BackendError } from '../errors.js'
@@ -223,8 +224,45 @@ function introducedOps(entries: readonly IntroducedEntry[]): Op[] {
   return entries.map(e => ({ type: 'put', key: 'i' + e.commit, value: e.introduced }))
 }
 
-class LevelObjects implements ObjectStore {
+/** Key of a clone-pack part: `k`, the generation and the index as 8 hex digits each. */
+function clonePartKey(generation: number, index: number): string {
+  return 'k' + generation.toString(16).padStart(8, '0') + index.toString(16).padStart(8, '0')
+}
+
+/**
+ * Clone-pack parts go to LevelDB directly, not through the journal: they are large, rebuilt at will, and
+ * LevelDB applies writes in order, so a manifest written after its parts never outlives them.
+ */
+class LevelClonePacks implements ClonePackStore {
   constructor(private readonly state: LevelState) {}
+  private db(): DB { return this.state.get() }
+  async manifest(): Promise<Uint8Array | undefined> {
+    try { return await this.db().get('k') } catch (e) { throw wrap('get', e) }
+  }
+  async part(generation: number, index: number): Promise<Uint8Array | undefined> {
+    try { return await this.db().get(clonePartKey(generation, index)) } catch (e) { throw wrap('get', e) }
+  }
+  async putPart(generation: number, index: number, bytes: Uint8Array): Promise<void> {
+    try { await this.db().put(clonePartKey(generation, index), bytes) } catch (e) { throw wrap('put', e) }
+  }
+  async publish(generation: number, manifest: Uint8Array): Promise<void> {
+    const db = this.db()
+    const keep = clonePartKey(generation, 0).slice(0, 9)
+    try {
+      await db.put('k', manifest)
+      const stale: Op[] = []
+      for await (const k of db.keys({ gt: 'k', lt: 'l' })) {
+        if (!k.startsWith(keep)) stale.push({ type: 'del', key: k })
+        if (stale.length >= 256) await db.batch(stale.splice(0))
+      }
+      if (stale.length > 0) await db.batch(stale)
+    } catch (e) { throw wrap('batch', e) }
+  }
+}
+
+class LevelObjects implements ObjectStore {
+  readonly clonePacks: ClonePackStore
+  constructor(private readonly state: LevelState) { this.clonePacks = new LevelClonePacks(state) }
   private db(): DB { return this.state.get() }
   async get(id: string): Promise<GitObject | undefined> {
     const v = await this.value('o' + id, 'get')

@@ -1,4 +1,4 @@
-import type { Backend, ObjectStore, RefChange, RefStore } from '../backend.js'
+import type { Backend, ClonePackStore, ObjectStore, RefChange, RefStore } from '../backend.js'
 import { Watchers } from '../backend.js'
 import { BackendError } from '../errors.js'
 import type { GitObject, StoredObject } from '../objects.js'
@@ -13,6 +13,7 @@ class MemoryObjects implements ObjectStore {
     for (const e of entries) this.introduced.set(e.commit, e.introduced.slice())
   }
   async getMany(ids: readonly string[]) { return ids.map(id => this.map.get(id)) }
+  readonly clonePacks: ClonePackStore = new MemoryClonePacks()
   async get(id: string) { return this.map.get(id) }
   async has(id: string) { return this.map.has(id) }
   async findPrefix(prefix: string) {
@@ -29,6 +30,19 @@ class MemoryObjects implements ObjectStore {
         this.map.set(o.id, v)
       }
     }
+  }
+}
+
+class MemoryClonePacks implements ClonePackStore {
+  private current: Uint8Array | undefined
+  /** Parts by `generation:index`. */
+  private readonly parts = new Map<string, Uint8Array>()
+  async manifest() { return this.current }
+  async part(generation: number, index: number) { return this.parts.get(`${generation}:${index}`) }
+  async putPart(generation: number, index: number, bytes: Uint8Array) { this.parts.set(`${generation}:${index}`, bytes.slice()) }
+  async publish(generation: number, manifest: Uint8Array) {
+    this.current = manifest.slice()
+    for (const k of [...this.parts.keys()]) if (!k.startsWith(`${generation}:`)) this.parts.delete(k)
   }
 }
 

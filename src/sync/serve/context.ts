@@ -3,6 +3,7 @@
 import type { ObjectStore, RefStore } from '../../store/backend.js'
 import type { LRU } from '../../store/lru.js'
 import type { ObjectReader } from '../../store/tree.js'
+import type { ClonePacks } from './clone-pack.js'
 import type { HeadOption } from './refs.js'
 
 export interface ServeContext {
@@ -17,6 +18,8 @@ export interface ServeContext {
   head: HeadOption | undefined
   /** `agent=` value, e.g. `larix/0.1.0`. */
   agent: string
+  /** The store's clone packs (clone-pack.ts); undefined when the store has no room for them or they are off. */
+  clonePacks: ClonePacks | undefined
   /** zlib level of the packs sent. */
   packLevel: number
   /** Where received packs wait until verified; a fresh one per push. */

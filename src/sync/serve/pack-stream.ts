@@ -24,6 +24,11 @@ export interface PackStreamOptions {
   level: number
   /** Bodies the walk already read; entries are dropped once written. */
   cache?: Map<string, Uint8Array>
+  /**
+   * Entries written already (a clone pack's: src/sync/serve/clone-pack.ts), sent as they are after
+   * `objects`: `count` whole objects (no deltas), their bytes in order.
+   */
+  reuse?: { count: number; bytes: AsyncIterable<Uint8Array> }
 }
 
 /** Objects smaller than this are stored, not deflated (see above). */
@@ -268,7 +273,8 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
   for (const o of objects) if (o.base !== undefined && o.base >= 0 && o.base < objects.length) isBase[o.base] = 1
   const bases = new Map<number, { offset: number; body: Uint8Array; depth: number }>()
   let deltas = 0
-  w.write(encodePackHeader(objects.length))
+  const reused = opts.reuse?.count ?? 0
+  w.write(encodePackHeader(objects.length + reused))
   const window = store.getMany ? new ReadWindow(store, objects, cache) : undefined
   for (let i = 0; i < objects.length; i++) {
     const { id, type, base } = objects[i]
@@ -305,11 +311,17 @@ export async function* packStream(store: ObjectStore, objects: readonly WalkedOb
     else w.write(deflate(data, opts.level))
     while (w.full.length > 0) yield w.full.shift()!
   }
+  if (opts.reuse) {
+    for await (const bytes of opts.reuse.bytes) {
+      w.write(bytes)
+      while (w.full.length > 0) yield w.full.shift()!
+    }
+  }
   const trailer = w.trailer()
   while (w.full.length > 0) yield w.full.shift()!
   yield opts.sideband ? encodeSideband(SIDEBAND_DATA, trailer, opts.sideband) : trailer
   if (opts.sideband) {
-    if (opts.progress) yield progressPkt(`Total ${objects.length} (delta ${deltas}), reused 0 (delta 0), pack-reused 0\n`, opts.sideband)
+    if (opts.progress) yield progressPkt(`Total ${objects.length + reused} (delta ${deltas}), reused ${reused} (delta 0), pack-reused ${reused}\n`, opts.sideband)
     yield FLUSH_PKT
   }
 }

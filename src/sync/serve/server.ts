@@ -8,6 +8,8 @@ import { ObjectReader } from '../../store/tree.js'
 import type { CacheOptions } from '../../store/tree.js'
 import { PktLineReader, ProtocolError, readGitProtoRequest, protocolVersion } from '../wire/index.js'
 import type { ByteSource } from '../wire/index.js'
+import { ClonePacks } from './clone-pack.js'
+import type { ClonePackOptions } from './clone-pack.js'
 import type { ServeContext } from './context.js'
 import { receivePackAdvertisement, receivePackSession } from './receive-pack.js'
 import type { HeadOption } from './refs.js'
@@ -26,6 +28,11 @@ export interface GitServerOptions {
   agent?: string
   /** zlib level of the packs sent, 0–9 (default 1: fast, and packs are made for the wire, not for keeping). */
   packLevel?: number
+  /**
+   * Keep a clone pack in the store (when it has room: level and memory do) and send clones from it
+   * (src/sync/serve/clone-pack.ts). Default true; false serves every clone object by object.
+   */
+  clonePack?: boolean | ClonePackOptions
   /** A fresh staging store for each received pack (default: in memory; see src/sync/pack/staging.ts). */
   staging?: () => ObjectStore
   /** Most ref updates in one push (default 10,000). */
@@ -74,12 +81,20 @@ export class GitServer {
       introduced: new LRU(INTRODUCED_CACHE_BYTES, e => e.length + 64),
       head: options.head,
       agent: options.agent ?? 'larix',
+      clonePacks: options.clonePack !== false && backend.objects.clonePacks
+        ? new ClonePacks(backend.objects.clonePacks, typeof options.clonePack === 'object' ? options.clonePack : {})
+        : undefined,
       packLevel: options.packLevel ?? 1,
       staging: options.staging,
       maxPushCommands: options.maxPushCommands ?? 10_000,
       maxHaves: options.maxHaves ?? 1_000_000,
       onError: options.onError,
     }
+  }
+
+  /** Stop background work (a clone pack being built); requests still in flight are not affected. */
+  async close(): Promise<void> {
+    await this.context.clonePacks?.close()
   }
 
   /** Whether `service` is offered. */

@@ -10,6 +10,7 @@ import { formatAck, formatFetchResponse, formatLsRefsResponse, formatNak, format
   formatShallowUpdate, formatV2Advertisement, parseFetchArgs, parseLsRefsArgs, ProtocolError, readCommandRequest, readHaves,
   readUploadRequest, SIDEBAND_64K_MAX_PKT_LENGTH, SIDEBAND_MAX_PKT_LENGTH } from '../wire/index.js'
 import type { FetchArgs, LsRef, PktLineReader, UploadRequest } from '../wire/index.js'
+import type { LoadedClonePack } from './clone-pack.js'
 import type { ServeContext } from './context.js'
 import { packStream, progressPkt } from './pack-stream.js'
 import { listRefs, peeledId } from './refs.js'
@@ -150,14 +151,17 @@ async function planShallow(ctx: ServeContext, wants: readonly string[], clientSh
   return { clientShallow: client, boundary: b.boundary, shallow: b.shallow, unshallow: b.unshallow }
 }
 
-/** Annotated tags (under refs/tags/) that point into what is being sent, for `include-tag`. */
-async function tagsToInclude(ctx: ServeContext, objects: readonly WalkedObject[], haves: ReadonlySet<string>): Promise<WalkedObject[]> {
+/**
+ * Annotated tags (under refs/tags/) that point into what is being sent, for `include-tag`; `inPack` tells
+ * the objects a clone pack sends too.
+ */
+async function tagsToInclude(ctx: ServeContext, objects: readonly WalkedObject[], haves: ReadonlySet<string>, inPack: (id: string) => boolean = () => false): Promise<WalkedObject[]> {
   const tagRefs = await ctx.refs.list('refs/tags/')
   if (tagRefs.length === 0) return [] // most clones: no set of every id sent
   const sending = new Set(objects.map(o => o.id))
   const out: WalkedObject[] = []
   for (const r of tagRefs) {
-    if (sending.has(r.id) || haves.has(r.id)) continue
+    if (sending.has(r.id) || haves.has(r.id) || inPack(r.id)) continue
     const chain: string[] = []
     let id = r.id
     for (let depth = 0; depth < 16; depth++) {
@@ -166,8 +170,8 @@ async function tagsToInclude(ctx: ServeContext, objects: readonly WalkedObject[]
       chain.push(id)
       id = decodeTag(o.body).object
     }
-    if (chain.length === 0 || !sending.has(id)) continue
-    for (const t of chain) if (!sending.has(t)) { sending.add(t); out.push({ id: t, type: 'tag' }) }
+    if (chain.length === 0 || !(sending.has(id) || inPack(id))) continue
+    for (const t of chain) if (!sending.has(t) && !inPack(t)) { sending.add(t); out.push({ id: t, type: 'tag' }) }
   }
   return out
 }
@@ -181,17 +185,44 @@ interface PackPlan {
   progress: boolean
 }
 
+/**
+ * The clone pack this request can be sent from, if any (see clone-pack.ts): a clone (no haves, nothing
+ * shallow) whose wants reach every tip the pack was built from. Asks for a new pack when there is none,
+ * or when the refs have moved away from its tips.
+ */
+async function usableClonePack(ctx: ServeContext, plan: PackPlan): Promise<LoadedClonePack | undefined> {
+  const packs = ctx.clonePacks
+  const { shallow } = plan
+  if (!packs || plan.common.length > 0 || shallow.clientShallow.size > 0 || shallow.boundary || shallow.unshallow.length > 0) return undefined
+  let pack: LoadedClonePack | undefined
+  try { pack = await packs.current() } catch (e) { ctx.onError?.(e); return undefined }
+  if (!pack) { packs.schedule(ctx); return undefined }
+  const wants = new Set(plan.wants)
+  let wantCommits: string[] | undefined
+  for (const tip of pack.manifest.tips) {
+    if (wants.has(tip)) continue
+    wantCommits ??= await commitsOf(ctx, plan.wants)
+    if ((await ctx.objects.get(tip))?.type === 'commit' && await reachableFrom(ctx, tip, wantCommits)) continue
+    // Not for this clone (it wants less than the pack holds, or the refs moved away from the pack's tips).
+    const now = [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
+    if (now.join() !== pack.manifest.tips.join()) packs.schedule(ctx)
+    return undefined
+  }
+  return pack
+}
+
 /** Walk, then stream the pack; progress on channel 2 while the walk runs, when the client wants it. */
 async function* sendPack(ctx: ServeContext, plan: PackPlan, state: SessionState): AsyncGenerator<Uint8Array> {
   const showProgress = plan.progress && plan.sideband > 0
   if (plan.sideband) state.sideband = plan.sideband
+  const clonePack = await usableClonePack(ctx, plan)
   const cache = new Map<string, Uint8Array>()
   const abort = new AbortController() // a client that hangs up stops the walk too
   let found = 0
   let lastShown = 0
   let wake: (() => void) | undefined
   const walking = walkObjects(ctx.objects, ctx.reader, {
-    wants: plan.wants, haves: plan.common, clientShallow: plan.shallow.clientShallow, unshallow: plan.shallow.unshallow,
+    wants: plan.wants, haves: clonePack ? clonePack.manifest.tips : plan.common, clientShallow: plan.shallow.clientShallow, unshallow: plan.shallow.unshallow,
     ...(plan.shallow.boundary ? { boundary: plan.shallow.boundary } : {}),
   }, { cache, introduced: ctx.introduced, signal: abort.signal, onProgress: n => { found = n; wake?.() } })
   let result: Awaited<typeof walking> | undefined
@@ -216,13 +247,20 @@ async function* sendPack(ctx: ServeContext, plan: PackPlan, state: SessionState)
     throw failure
   }
   let objects = result!.objects
+  // What the clone pack holds is sent from it: the walk may list an object again (one the pack's tips
+  // hold at another path), and a pack must not hold an object twice.
+  const inPack = clonePack ? (id: string) => ctx.clonePacks!.holds(clonePack, id) : undefined
+  if (inPack) objects = objects.filter(o => !inPack(o.id))
   if (plan.includeTag) {
-    const tags = await tagsToInclude(ctx, objects, new Set(plan.common))
+    const tags = await tagsToInclude(ctx, objects, new Set(plan.common), inPack)
     if (tags.length) objects = objects.concat(tags)
   }
-  if (showProgress) yield progressPkt(`Enumerating objects: ${objects.length}, done.\n`, plan.sideband)
+  const total = objects.length + (clonePack?.manifest.count ?? 0)
+  if (showProgress) yield progressPkt(`Enumerating objects: ${total}, done.\n`, plan.sideband)
   if (!plan.sideband) state.rawPack = true
-  yield* packStream(ctx.objects, objects, { sideband: plan.sideband, progress: showProgress, level: ctx.packLevel, cache })
+  if (clonePack && ctx.clonePacks!.stale(clonePack, objects.length)) ctx.clonePacks!.schedule(ctx)
+  const reuse = clonePack ? { reuse: { count: clonePack.manifest.count, bytes: ctx.clonePacks!.entries(clonePack) } } : {}
+  yield* packStream(ctx.objects, objects, { sideband: plan.sideband, progress: showProgress, level: ctx.packLevel, cache, ...reuse })
 }
 
 /** Negotiation bookkeeping shared by v0 and v2: which haves are common, and whether that covers every want. */
