@@ -183,3 +183,31 @@ test('clone pack: built in the background after a clone, and turned off with clo
     await repo.close()
   }
 })
+
+test('clone pack: an older pack stays readable while a clone in flight holds it, and is dropped after', async () => {
+  const s = await serve('memory')
+  try {
+    const ctx = s.running.server.context
+    const packs = ctx.clonePacks!
+    const store = s.backend.objects.clonePacks!
+    await history(s.repo, 'main', 0, 20)
+    const a = await manifest(s)
+    const held = (await packs.acquire())!
+    assert.equal(held.manifest.generation, a.generation)
+    await history(s.repo, 'main', 20, 5)
+    const b = await manifest(s)
+    assert.notEqual(b.generation, a.generation)
+    assert.ok(await store.part(a.generation, 0), 'the held pack keeps its parts')
+    const read: Uint8Array[] = []
+    for await (const p of packs.entries(held)) read.push(p)
+    assert.deepEqual(read.map(p => p.length), a.parts)
+    await packs.release(held)
+    assert.equal(await store.part(a.generation, 0), undefined, 'released: the old parts are gone')
+    assert.ok(await store.part(b.generation, 0))
+    // Without a reader, a new build drops the previous pack at once.
+    await history(s.repo, 'main', 25, 5)
+    const c = await manifest(s)
+    assert.equal(await store.part(b.generation, 0), undefined)
+    assert.ok(await store.part(c.generation, 0))
+  } finally { await stop(s) }
+})

@@ -44,8 +44,10 @@ export interface ClonePackStore {
   /** Part `index` of `generation`, or undefined when it is not there. */
   part(generation: number, index: number): Promise<Uint8Array | undefined>
   putPart(generation: number, index: number, bytes: Uint8Array): Promise<void>
-  /** Make `manifest` (of `generation`) current and drop every part of every other generation. */
+  /** Make `manifest` (of `generation`) current, in one atomic write. */
   publish(generation: number, manifest: Uint8Array): Promise<void>
+  /** Drop the parts of every generation not in `keep` (older packs, or a build that never finished). */
+  prune(keep: readonly number[]): Promise<void>
 }
 
 /** One commit of the commit-graph index. */

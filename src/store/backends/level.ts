@@ -245,14 +245,16 @@ class LevelClonePacks implements ClonePackStore {
   async putPart(generation: number, index: number, bytes: Uint8Array): Promise<void> {
     try { await this.db().put(clonePartKey(generation, index), bytes) } catch (e) { throw wrap('put', e) }
   }
-  async publish(generation: number, manifest: Uint8Array): Promise<void> {
+  async publish(_generation: number, manifest: Uint8Array): Promise<void> {
+    try { await this.db().put('k', manifest) } catch (e) { throw wrap('put', e) }
+  }
+  async prune(keep: readonly number[]): Promise<void> {
     const db = this.db()
-    const keep = clonePartKey(generation, 0).slice(0, 9)
+    const kept = keep.map(g => clonePartKey(g, 0).slice(0, 9))
     try {
-      await db.put('k', manifest)
       const stale: Op[] = []
       for await (const k of db.keys({ gt: 'k', lt: 'l' })) {
-        if (!k.startsWith(keep)) stale.push({ type: 'del', key: k })
+        if (!kept.some(p => k.startsWith(p))) stale.push({ type: 'del', key: k })
         if (stale.length >= 256) await db.batch(stale.splice(0))
       }
       if (stale.length > 0) await db.batch(stale)

@@ -40,9 +40,9 @@ class MemoryClonePacks implements ClonePackStore {
   async manifest() { return this.current }
   async part(generation: number, index: number) { return this.parts.get(`${generation}:${index}`) }
   async putPart(generation: number, index: number, bytes: Uint8Array) { this.parts.set(`${generation}:${index}`, bytes.slice()) }
-  async publish(generation: number, manifest: Uint8Array) {
-    this.current = manifest.slice()
-    for (const k of [...this.parts.keys()]) if (!k.startsWith(`${generation}:`)) this.parts.delete(k)
+  async publish(_generation: number, manifest: Uint8Array) { this.current = manifest.slice() }
+  async prune(keep: readonly number[]) {
+    for (const k of [...this.parts.keys()]) if (!keep.includes(Number(k.slice(0, k.indexOf(':'))))) this.parts.delete(k)
   }
 }
 

@@ -14,7 +14,8 @@
 //
 // When it is built: in the background, a little after a clone found no usable pack while the refs differ
 // from its tips, or sent more than a tenth of the pack's count as new objects. Only one build runs at a
-// time; a build publishes its manifest only once every part is stored (ClonePackStore.publish).
+// time; a build publishes its manifest only once every part is stored (ClonePackStore.publish), and the
+// parts of older packs are dropped once no clone in flight reads them.
 import type { ClonePackStore } from '../../store/backend.js'
 import { fromUtf8, utf8, writeHexId } from '../../store/bytes.js'
 import { LarixError } from '../../store/errors.js'
@@ -99,6 +100,10 @@ export class ClonePacks {
   private readonly abort = new AbortController()
   private readonly delayMs: number
   private readonly staleObjects: (count: number) => number
+  /** The generation last seen published (-1: none yet). */
+  private published = -1
+  /** Clones reading each generation now: its parts are kept until the last one is done. */
+  private readonly readers = new Map<number, number>()
   /** Builds finished (published or found unneeded), for tests and logs. */
   builds = 0
 
@@ -107,11 +112,38 @@ export class ClonePacks {
     this.staleObjects = options.staleObjects ?? (n => Math.max(1000, Math.floor(n / 10)))
   }
 
-  /** The current clone pack, or undefined when there is none (or its manifest is unreadable). */
-  async current(): Promise<LoadedClonePack | undefined> {
+  /**
+   * The current clone pack, held for reading (its parts are kept until `release`), or undefined when there
+   * is none, or it is unreadable. Every pack acquired must be released.
+   */
+  async acquire(): Promise<LoadedClonePack | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pack = await this.#current()
+      if (pack === undefined) return undefined
+      const g = pack.manifest.generation
+      this.readers.set(g, (this.readers.get(g) ?? 0) + 1)
+      // Still current once held? Then no prune can drop it (a prune follows its publish and keeps what is held).
+      const now = await this.store.manifest()
+      if (now !== undefined && parseManifest(now)?.generation === g) return pack
+      await this.release(pack)
+    }
+    return undefined
+  }
+
+  /** Done reading `pack`: when a newer pack was published meanwhile and no one else reads it, its parts go. */
+  async release(pack: LoadedClonePack): Promise<void> {
+    const g = pack.manifest.generation
+    const left = (this.readers.get(g) ?? 1) - 1
+    if (left > 0) { this.readers.set(g, left); return }
+    this.readers.delete(g)
+    if (this.published !== g) await this.#prune(this.published).catch(() => { /* the next build prunes */ })
+  }
+
+  async #current(): Promise<LoadedClonePack | undefined> {
     const bytes = await this.store.manifest()
     const m = bytes === undefined ? undefined : parseManifest(bytes)
     if (m === undefined || m.generation === this.damaged) { this.loaded = undefined; return undefined }
+    this.published = m.generation
     if (this.loaded?.manifest.generation === m.generation) return this.loaded
     const bad = () => { this.damaged = m.generation; return undefined }
     const ids = new Uint8Array(m.count * 20)
@@ -127,6 +159,11 @@ export class ClonePacks {
     return this.loaded
   }
 
+  /** Drop the parts of every generation but `current` and those being read. */
+  #prune(current: number): Promise<void> {
+    return this.store.prune([current, ...this.readers.keys()])
+  }
+
   /** Does the pack hold object `id`? */
   holds(pack: LoadedClonePack, id: string): boolean {
     const b = new Uint8Array(20)
@@ -134,6 +171,7 @@ export class ClonePacks {
   }
 
   /** The pack's entries, part after part (the next part is read while the current one is sent). */
+  /** The pack's entries (held by `acquire`), part after part; the next part is read while one is sent. */
   async *entries(pack: LoadedClonePack): AsyncGenerator<Uint8Array> {
     const { generation, parts } = pack.manifest
     const read = (k: number) => this.store.part(generation, k)
@@ -236,6 +274,8 @@ export class ClonePacks {
     const manifest: ClonePackManifest = { version: 1, generation, tips, count: objects.length, parts, idParts, built: new Date().toISOString() }
     signal.throwIfAborted()
     await this.store.publish(generation, utf8(JSON.stringify(manifest)))
+    this.published = generation
+    await this.#prune(generation)
     return manifest
   }
 

@@ -195,27 +195,47 @@ async function usableClonePack(ctx: ServeContext, plan: PackPlan): Promise<Loade
   const { shallow } = plan
   if (!packs || plan.common.length > 0 || shallow.clientShallow.size > 0 || shallow.boundary || shallow.unshallow.length > 0) return undefined
   let pack: LoadedClonePack | undefined
-  try { pack = await packs.current() } catch (e) { ctx.onError?.(e); return undefined }
+  try { pack = await packs.acquire() } catch (e) { ctx.onError?.(e); return undefined }
   if (!pack) { packs.schedule(ctx); return undefined }
-  const wants = new Set(plan.wants)
-  let wantCommits: string[] | undefined
-  for (const tip of pack.manifest.tips) {
-    if (wants.has(tip)) continue
-    wantCommits ??= await commitsOf(ctx, plan.wants)
-    if ((await ctx.objects.get(tip))?.type === 'commit' && await reachableFrom(ctx, tip, wantCommits)) continue
-    // Not for this clone (it wants less than the pack holds, or the refs moved away from the pack's tips).
-    const now = [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
-    if (now.join() !== pack.manifest.tips.join()) packs.schedule(ctx)
-    return undefined
+  try {
+    if (await reaches(ctx, plan.wants, pack.manifest.tips)) return pack
+  } catch (e) {
+    await packs.release(pack)
+    throw e
   }
-  return pack
+  await packs.release(pack)
+  // Not for this clone: it wants less than the pack holds, or the refs moved away from the pack's tips.
+  const now = [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
+  if (now.join() !== pack.manifest.tips.join()) packs.schedule(ctx)
+  return undefined
+}
+
+/** Is every one of `tips` wanted, or a commit reachable from a wanted one? */
+async function reaches(ctx: ServeContext, wantList: readonly string[], tips: readonly string[]): Promise<boolean> {
+  const wants = new Set(wantList)
+  let wantCommits: string[] | undefined
+  for (const tip of tips) {
+    if (wants.has(tip)) continue
+    wantCommits ??= await commitsOf(ctx, wantList)
+    if ((await ctx.objects.get(tip))?.type === 'commit' && await reachableFrom(ctx, tip, wantCommits)) continue
+    return false
+  }
+  return true
 }
 
 /** Walk, then stream the pack; progress on channel 2 while the walk runs, when the client wants it. */
 async function* sendPack(ctx: ServeContext, plan: PackPlan, state: SessionState): AsyncGenerator<Uint8Array> {
+  const clonePack = await usableClonePack(ctx, plan)
+  try {
+    yield* sendPackFrom(ctx, plan, state, clonePack)
+  } finally {
+    if (clonePack) await ctx.clonePacks!.release(clonePack)
+  }
+}
+
+async function* sendPackFrom(ctx: ServeContext, plan: PackPlan, state: SessionState, clonePack: LoadedClonePack | undefined): AsyncGenerator<Uint8Array> {
   const showProgress = plan.progress && plan.sideband > 0
   if (plan.sideband) state.sideband = plan.sideband
-  const clonePack = await usableClonePack(ctx, plan)
   const cache = new Map<string, Uint8Array>()
   const abort = new AbortController() // a client that hangs up stops the walk too
   let found = 0
