@@ -6,7 +6,7 @@
 // level stores.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -210,4 +210,39 @@ test('clone pack: an older pack stays readable while a clone in flight holds it,
     assert.equal(await store.part(b.generation, 0), undefined)
     assert.ok(await store.part(c.generation, 0))
   } finally { await stop(s) }
+})
+
+test('larix serve builds a clone pack in the store after a clone; --no-clone-pack keeps none', async () => {
+  const bin = join(process.cwd(), 'bin', 'larix.js')
+  for (const flag of [[], ['--no-clone-pack']]) {
+    const store = fresh('cli-store')
+    const repo = await Repo.open({ backend: levelBackend(store) })
+    await history(repo, 'main', 0, 10)
+    await repo.close()
+    const child = spawn(process.execPath, [bin, '--store', store, '--json', 'serve', '--http', '0', ...flag], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', c => { stdout += c })
+    try {
+      for (let i = 0; !/"http"/.test(stdout); i++) {
+        if (i > 200 || child.exitCode !== null) throw new Error(`larix serve did not start: ${stdout}`)
+        await new Promise(r => setTimeout(r, 50))
+      }
+      const url = (JSON.parse(stdout.split('\n')[0]) as { http: string }).http
+      await git(tmp, 'clone', '--bare', '-q', url, fresh('cli-clone'))
+      await new Promise(r => setTimeout(r, 2500)) // the build starts ~1 s after the clone
+      const { stderr } = await git(tmp, 'clone', '--bare', '--progress', url, fresh('cli-clone'))
+      if (flag.length > 0) assert.match(stderr, /pack-reused 0/)
+      else assert.doesNotMatch(stderr, /pack-reused 0/)
+    } finally { child.kill('SIGTERM') }
+    assert.equal(await new Promise(resolve => child.on('exit', c => resolve(c))), 0)
+    const backend = levelBackend(store)
+    await backend.open()
+    try {
+      const m = await backend.objects.clonePacks!.manifest()
+      assert.equal(m === undefined, flag.length > 0)
+    } finally { await backend.close() }
+  }
+  // The flag is serve's only.
+  const refused = await run(process.execPath, [bin, '--store', fresh('x'), 'log', '--no-clone-pack'], { env: ENV }).then(() => 0, (e: { code?: number }) => e.code)
+  assert.notEqual(refused, 0)
 })

@@ -9,13 +9,13 @@ export class UsageError extends Error {
 
 /** Options that only some commands take; the rest are global. */
 export type LocalOption = 'message' | 'author' | 'limit' | 'into' | 'noFf' | 'dryRun' | 'mainline' | 'graph' | 'depth' | 'force'
-  | 'http' | 'git' | 'gitTls' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'token' | 'peer' | 'cors'
+  | 'http' | 'git' | 'gitTls' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'token' | 'peer' | 'cors' | 'noClonePack'
 
 /** How each local option is spelt on the command line. */
 export const LOCAL_FLAGS: Readonly<Record<LocalOption, string>> = {
   message: '--message', author: '--author', limit: '--limit', into: '--into', noFf: '--no-ff', dryRun: '--dry-run',
   mainline: '--mainline', graph: '--graph', depth: '--depth', force: '--force',
-  http: '--http', git: '--git', gitTls: '--git-tls', host: '--host', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsCa: '--tls-ca', token: '--token', peer: '--peer', cors: '--cors',
+  http: '--http', git: '--git', gitTls: '--git-tls', host: '--host', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsCa: '--tls-ca', token: '--token', peer: '--peer', cors: '--cors', noClonePack: '--no-clone-pack',
 }
 
 export interface CliOptions {
@@ -60,6 +60,8 @@ export interface CliOptions {
   peer: string[]
   /** serve: `--cors ORIGIN` (repeatable): web origins allowed to call the replica over http(s). */
   cors: string[]
+  /** serve: `--no-clone-pack`: send every clone object by object (no clone pack kept in the store). */
+  noClonePack: boolean
 }
 
 export interface Invocation {
@@ -106,6 +108,7 @@ const OPTIONS = {
   token: { type: 'string', multiple: true },
   peer: { type: 'string', multiple: true },
   cors: { type: 'string', multiple: true },
+  'no-clone-pack': { type: 'boolean' },
 } as const
 
 // parseArgs takes `-1` for a short option; a JSON value may be a negative number, so such arguments are
@@ -136,7 +139,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const given: Record<LocalOption, unknown> = {
     message: v.message, author: v.author, limit: v.limit, into: v.into, noFf: v['no-ff'], dryRun: v['dry-run'], mainline: v.mainline, graph: v.graph,
     depth: v.depth, force: v.force,
-    http: v.http, git: v.git, gitTls: v['git-tls'], host: v.host, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], tlsCa: v['tls-ca'], token: v.token, peer: v.peer, cors: v.cors,
+    http: v.http, git: v.git, gitTls: v['git-tls'], host: v.host, tlsCert: v['tls-cert'], tlsKey: v['tls-key'], tlsCa: v['tls-ca'], token: v.token, peer: v.peer, cors: v.cors, noClonePack: v['no-clone-pack'],
   }
   const local = (Object.keys(given) as LocalOption[]).filter(k => given[k] !== undefined)
   const options: CliOptions = {
@@ -167,6 +170,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     token: (v.token ?? []).map(unhide),
     peer: (v.peer ?? []).map(unhide),
     cors: (v.cors ?? []).map(unhide),
+    noClonePack: v['no-clone-pack'] ?? false,
   }
   if (options.store === '') throw new UsageError('--store needs a directory')
   return { command: positionals[0], args: positionals.slice(1), options, local }

@@ -57,6 +57,7 @@ async function run(ctx: Context): Promise<Output> {
       host,
       ...(grants.length > 0 ? { auth: { tokens: grants } } : {}),
       ...(options.cors.length > 0 ? { cors: options.cors } : {}),
+      ...(options.noClonePack ? { clonePack: false } : {}),
       onLog: entry => process.stderr.write(JSON.stringify(entry) + '\n'),
       onError: e => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), error: { code: (e as LarixError)?.code ?? 'LARIX_INTERNAL', message: `a request failed: ${(e as Error)?.message ?? e}` } }) + '\n'),
     })
@@ -102,6 +103,6 @@ async function run(ctx: Context): Promise<Output> {
 }
 
 export const serve: Command = {
-  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer', 'cors'], creates: true,
+  synopsis: '', min: 0, max: 0, options: ['http', 'git', 'gitTls', 'host', 'tlsCert', 'tlsKey', 'tlsCa', 'token', 'peer', 'cors', 'noClonePack'], creates: true,
   run,
 }

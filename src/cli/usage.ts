@@ -65,6 +65,7 @@ Options (before or after the command):
                        LARIX_TOKEN (serve; HTTP only, with the JSON API under /api/v1 and /healthz)
   --cors ORIGIN        let web pages of ORIGIN (https://host[:port], or *) call serve over http(s);
                        repeatable (serve)
+  --no-clone-pack      send every clone object by object: keep no clone pack in the store (serve)
   -h, --help           this text
   -V, --version        the version of larix
 
