@@ -64,6 +64,16 @@ export interface ClonePackOptions {
   staleObjects?: (count: number) => number
 }
 
+/** The ids the refs point at now, sorted, once each: what a clone pack is built from. */
+export async function refTips(ctx: ServeContext): Promise<string[]> {
+  return [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
+}
+
+/** Two sorted tip lists are the same. */
+export function sameTips(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i])
+}
+
 function parseManifest(bytes: Uint8Array): ClonePackManifest | undefined {
   try {
     const m = JSON.parse(fromUtf8(bytes, true)) as ClonePackManifest
@@ -164,13 +174,12 @@ export class ClonePacks {
     return this.store.prune([current, ...this.readers.keys()])
   }
 
-  /** Does the pack hold object `id`? */
+  /** Does the pack hold object `id`? (Asked for every object a clone sends on top of the pack.) */
   holds(pack: LoadedClonePack, id: string): boolean {
-    const b = new Uint8Array(20)
-    return writeHexId(id, b, 0) && hasId(pack.ids, b)
+    return writeHexId(id, this.#scratch, 0) && hasId(pack.ids, this.#scratch)
   }
+  readonly #scratch = new Uint8Array(20)
 
-  /** The pack's entries, part after part (the next part is read while the current one is sent). */
   /** The pack's entries (held by `acquire`), part after part; the next part is read while one is sent. */
   async *entries(pack: LoadedClonePack): AsyncGenerator<Uint8Array> {
     const { generation, parts } = pack.manifest
@@ -220,11 +229,11 @@ export class ClonePacks {
 
   async #build(ctx: ServeContext): Promise<ClonePackManifest | undefined> {
     const signal = this.abort.signal
-    const tips = [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
+    const tips = await refTips(ctx)
     if (tips.length === 0) return undefined
     const prevBytes = await this.store.manifest()
     const prev = prevBytes === undefined ? undefined : parseManifest(prevBytes)
-    if (prev && prev.generation !== this.damaged && prev.tips.length === tips.length && prev.tips.every((t, i) => t === tips[i])) return prev
+    if (prev && prev.generation !== this.damaged && sameTips(prev.tips, tips)) return prev
     // Without a readable manifest, a generation no earlier build is likely to have used.
     const generation = ((prev?.generation ?? Math.floor(Date.now() / 1000)) + 1) % 2 ** 32
     const cache = new Map<string, Uint8Array>()

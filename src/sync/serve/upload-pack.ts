@@ -10,6 +10,7 @@ import { formatAck, formatFetchResponse, formatLsRefsResponse, formatNak, format
   formatShallowUpdate, formatV2Advertisement, parseFetchArgs, parseLsRefsArgs, ProtocolError, readCommandRequest, readHaves,
   readUploadRequest, SIDEBAND_64K_MAX_PKT_LENGTH, SIDEBAND_MAX_PKT_LENGTH } from '../wire/index.js'
 import type { FetchArgs, LsRef, PktLineReader, UploadRequest } from '../wire/index.js'
+import { refTips, sameTips } from './clone-pack.js'
 import type { LoadedClonePack } from './clone-pack.js'
 import type { ServeContext } from './context.js'
 import { packStream, progressPkt } from './pack-stream.js'
@@ -205,8 +206,7 @@ async function usableClonePack(ctx: ServeContext, plan: PackPlan): Promise<Loade
   }
   await packs.release(pack)
   // Not for this clone: it wants less than the pack holds, or the refs moved away from the pack's tips.
-  const now = [...new Set((await ctx.refs.list('refs/')).map(r => r.id))].sort()
-  if (now.join() !== pack.manifest.tips.join()) packs.schedule(ctx)
+  if (!sameTips(await refTips(ctx), pack.manifest.tips)) packs.schedule(ctx)
   return undefined
 }
 
